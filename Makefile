@@ -1,0 +1,68 @@
+# dockyard.registry developer targets. `./dev <target>` runs these after making sure `make` exists.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+MOLECULE := $(VENV)/bin/molecule
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PY_COLORS ?= 0
+export ANSIBLE_FORCE_COLOR ?= 0
+# Role scenarios run by `make molecule` (the default scenario runs last: it is the whole site).
+SCENARIOS ?= $(filter-out default resources,$(notdir $(wildcard molecule/*))) default
+
+.PHONY: help bootstrap lab-images lab lab-down unit lint sanity labtest molecule test build clean distclean
+
+help:
+	@echo "./dev lab        bring up the lab, deploy playbooks/site.yml, push/pull through the proxy"
+	@echo "./dev test       everything: lint, unit, sanity, lab tests, molecule ($(SCENARIOS))"
+	@echo "./dev clean      remove lab containers, networks and volumes (distclean: images, caches, .venv)"
+	@echo "other targets:   bootstrap lab-images unit lint sanity labtest molecule build"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+lab-images: bootstrap
+	@$(PY) lab/labctl.py build
+
+lab: lab-images
+	$(MOLECULE) converge -s default
+	$(MOLECULE) verify -s default
+	@$(PY) lab/labctl.py summary
+
+lab-down: bootstrap
+	$(MOLECULE) destroy -s default
+
+unit: bootstrap
+	$(PY) -m pytest tests/unit -q || [ $$? -eq 5 ]
+
+lint: bootstrap
+	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint
+
+sanity: bootstrap
+	scripts/sanity.sh
+
+labtest: lab-images
+	$(PY) -m pytest tests/lab -q -m lab || [ $$? -eq 5 ]
+
+molecule: lab-images
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  $(MOLECULE) test -s $$s || exit 1; \
+	done
+
+build: bootstrap
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .cache/dist .
+	scripts/install-check.sh
+
+test: lint unit sanity build labtest molecule
+	@echo "all tests passed"
+
+clean:
+	-@[ -x $(MOLECULE) ] && for s in $(SCENARIOS); do $(MOLECULE) destroy -s $$s >/dev/null 2>&1 || true; done
+	-@[ -x $(PY) ] && $(PY) lab/labctl.py clean
+
+distclean: clean
+	-@[ -x $(PY) ] && $(PY) lab/labctl.py clean --images
+	rm -rf $(VENV) .cache

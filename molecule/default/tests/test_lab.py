@@ -1,0 +1,53 @@
+"""The lab itself: every host up, names resolvable, Docker where needed, the object store live."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import LAB, lab_host, run_python
+
+LAB_HOSTS = ["proxy", "backend1", "backend2", "client", "s3"]
+DOCKER_HOSTS = ["backend1", "backend2", "client"]
+
+
+@pytest.mark.parametrize("name", LAB_HOSTS)
+def test_systemd_is_running(name):
+    state = lab_host(name).run("systemctl is-system-running").stdout.strip()
+    assert state in ("running", "degraded"), f"{name}: systemd is {state}"
+
+
+@pytest.mark.parametrize("name", LAB_HOSTS)
+def test_lab_names_resolve_between_hosts(name):
+    host = lab_host(name)
+    for other in LAB_HOSTS:
+        assert host.run(f"getent hosts {other}").rc == 0, f"{name} cannot resolve {other}"
+
+
+@pytest.mark.parametrize("name", DOCKER_HOSTS)
+def test_docker_engine_runs(name):
+    host = lab_host(name)
+    assert host.service("docker").is_running
+    info = json.loads(host.check_output("docker info --format '{{ json . }}'"))
+    assert info["Driver"] == "overlay2"
+
+
+def test_object_store_answers_list_buckets(s3_env):
+    """A SigV4-signed ListBuckets from a lab host with the lab's credentials lists the bucket."""
+    source = (LAB / "s3client.py").read_text()
+    res = run_python(lab_host("client"), source,
+                     "--endpoint", f"http://s3:{s3_env['S3_PORT']}",
+                     "--access-key", s3_env["S3_ACCESS_KEY"], "--secret-key", s3_env["S3_SECRET_KEY"],
+                     "--region", s3_env["S3_REGION"], "list-buckets")
+    assert res.rc == 0, res.stderr
+    assert s3_env["S3_BUCKET"] in json.loads(res.stdout)
+
+
+def test_object_store_rejects_wrong_credentials(s3_env):
+    source = (LAB / "s3client.py").read_text()
+    res = run_python(lab_host("client"), source,
+                     "--endpoint", f"http://s3:{s3_env['S3_PORT']}",
+                     "--access-key", s3_env["S3_ACCESS_KEY"], "--secret-key", "not-the-secret",
+                     "--region", s3_env["S3_REGION"], "list-buckets")
+    assert res.rc != 0
+    assert "403" in res.stderr
