@@ -554,10 +554,13 @@ def host_state() -> dict:
     """What the lab must leave untouched on this host: cgroup mounts and Docker's configuration."""
     cgroup_lines = sorted(line for line in Path("/proc/mounts").read_text().splitlines()
                           if " cgroup" in line or "/sys/fs/cgroup" in line)
+    # Cgroup directories Docker's containers live in: a killed Docker-in-Docker host leaves stale ones.
+    cgroup_dirs = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/docker/*") if p.is_dir())
     info = json.loads(docker("info", "--format", "{{ json . }}").stdout)
     keep = ["Driver", "CgroupDriver", "CgroupVersion", "SecurityOptions", "Runtimes", "DefaultRuntime",
             "Warnings", "DockerRootDir", "Containers", "ContainersRunning", "ServerVersion", "Swarm"]
-    return {"cgroup_mounts": cgroup_lines, "docker_info": {k: info.get(k) for k in keep}}
+    return {"cgroup_mounts": cgroup_lines, "cgroup_dirs": cgroup_dirs,
+            "docker_info": {k: info.get(k) for k in keep}}
 
 
 # ---------------------------------------------------------------------------------------------
