@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.registry contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the ``ca`` role for real with ansible-playbook, the "proxy" being this machine.
+
+No Docker: the proxy host is ``ansible_connection=local`` and every directory lives under
+``tmp_path``. The proxy uses the system Python when it has cryptography (Debian 12: 38.0.4) and
+the CA host (implicit localhost) the test's Python (cryptography 50), so both ends are exercised.
+Proves: second run changed=0 with the CA untouched, a SAN change reissues exactly once, check mode
+writes nothing, and openssl accepts the chain, SANs, EKU and AKI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+def _collections_root():
+    parts = REPO.parts
+    if len(parts) >= 3 and parts[-3] == "ansible_collections":
+        return REPO.parent.parent.parent
+    return REPO / ".cache" / "collections"
+
+
+def _proxy_python():
+    system = "/usr/bin/python3"
+    if os.path.exists(system) and subprocess.run([system, "-c", "import cryptography"],
+                                                 capture_output=True, check=False).returncode == 0:
+        return system
+    return sys.executable
+
+
+INVENTORY = """
+all:
+  vars:
+    dockyard_registry_name: registry.example.test
+    dockyard_registry_address: 192.0.2.10
+    dockyard_ca_dir: {tmp}/ca
+    dockyard_tls_dir: {tmp}/tls
+    ca_reload_service: ""
+    ca_install_dependencies: false
+  children:
+    registry_proxy:
+      hosts:
+        proxy1:
+          ansible_connection: local
+          ansible_host: 127.0.0.1
+          ansible_python_interpreter: {python}
+"""
+
+PLAY = """
+- name: Issue the proxy certificate
+  hosts: registry_proxy
+  gather_facts: false
+  roles:
+    - dockyard.registry.ca
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    tmp = tmp_path_factory.mktemp("ca_role")
+    (tmp / "inventory.yml").write_text(INVENTORY.format(tmp=tmp, python=_proxy_python()))
+    (tmp / "site.yml").write_text(PLAY)
+    return tmp
+
+
+def play(lab, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
+               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
+    cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(lab / "site.yml")] + list(extra)
+    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    recap = re.search(r"^proxy1\s*:\s*ok=(\d+)\s+changed=(\d+)", proc.stdout, re.MULTILINE)
+    return int(recap.group(2)), proc.stdout
+
+
+def openssl(*args):
+    return subprocess.run(["openssl"] + list(args), capture_output=True, text=True, check=True).stdout
+
+
+def test_ca_role_end_to_end(lab):
+    ca_crt, ca_key = lab / "ca" / "ca.crt", lab / "ca" / "ca.key"
+    tls = lab / "tls"
+
+    changed, _out = play(lab)
+    assert changed > 0
+    assert (ca_key.stat().st_mode & 0o777) == 0o600
+    assert ((tls / "registry.key").stat().st_mode & 0o777) == 0o600
+    assert (tls / "ca.crt").read_bytes() == ca_crt.read_bytes()  # published in place (the default)
+    ca_before, key_before = ca_crt.read_bytes(), ca_key.read_bytes()
+    cert_before = (tls / "registry.crt").read_bytes()
+
+    changed, _out = play(lab)
+    assert changed == 0
+    assert ca_crt.read_bytes() == ca_before and ca_key.read_bytes() == key_before
+    assert (tls / "registry.crt").read_bytes() == cert_before
+
+    if shutil.which("openssl"):
+        assert openssl("verify", "-CAfile", str(ca_crt), str(tls / "registry.crt")).strip().endswith(": OK")
+        text = openssl("x509", "-in", str(tls / "registry.crt"), "-noout", "-text")
+        assert "DNS:registry.example.test" in text and "IP Address:192.0.2.10" in text
+        assert "DNS:proxy1" in text and "IP Address:127.0.0.1" in text
+        assert "TLS Web Server Authentication" in text and "CA:FALSE" in text
+        ca_text = openssl("x509", "-in", str(ca_crt), "-noout", "-text")
+        ski = re.search(r"Subject Key Identifier:\s*\n\s*([0-9A-F:]+)", ca_text).group(1)
+        aki = re.search(r"Authority Key Identifier:\s*\n\s*(?:keyid:)?([0-9A-F:]+)", text).group(1)
+        assert aki == ski
+        assert "CA:TRUE" in ca_text and "Certificate Sign, CRL Sign" in ca_text
+
+    # A SAN change reissues exactly once; the CA and the proxy key stay.
+    server_key = (tls / "registry.key").read_bytes()
+    changed, out = play(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
+    assert changed == 2  # sign + install (the key is kept)
+    assert "SANs differ: add DNS:mirror.example.test" in out
+    assert (tls / "registry.key").read_bytes() == server_key
+    assert ca_crt.read_bytes() == ca_before
+    reissued = (tls / "registry.crt").read_bytes()
+    assert reissued != cert_before
+
+    # Check mode with the same name is quiet (the reissue happened once); with another name it
+    # reports the reissue and writes nothing.
+    changed, out = play(lab, "--check", "-e", '{"ca_server_extra_names": ["mirror.example.test", "o.example.test"]}')
+    assert changed == 1 and "SANs differ: add DNS:o.example.test" in out
+    assert (tls / "registry.crt").read_bytes() == reissued
+    assert "mirror.example.test" not in out.split("SANs differ")[1].splitlines()[0]
