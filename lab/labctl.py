@@ -259,7 +259,8 @@ def tree_hash(path: Path, *extra: str) -> str:
     for item in extra:
         h.update(b"\0" + item.encode())
     if path.exists():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in sorted(p for p in path.rglob("*")
+                        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
             h.update(b"\0" + str(f.relative_to(path)).encode() + b"\0")
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -625,6 +626,20 @@ def cmd_run_args(args) -> int:
     return 0
 
 
+def container_address(name: str, network: str = NETWORK) -> str:
+    """The IPv4 address of a lab container on the lab network."""
+    fmt = "{{ with index .NetworkSettings.Networks \"%s\" }}{{ .IPAddress }}{{ end }}" % network
+    addr = docker("inspect", "--format", fmt, name).stdout.strip()
+    if not addr:
+        raise SystemExit(f"[lab] {name} has no address on network {network}")
+    return addr
+
+
+def cmd_address(args) -> int:
+    print(container_address(args.name, args.network))
+    return 0
+
+
 def cmd_artifacts(args) -> int:
     print(json.dumps(artifacts(), indent=2))
     return 0
@@ -679,6 +694,9 @@ def main(argv=None) -> int:
     p.add_argument("name")
     p.add_argument("--image", default="dockyard-lab/systemd:latest")
     p.set_defaults(func=cmd_run_args)
+    p = sub.add_parser("address", help="print a lab host's IPv4 address on the lab network")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_address)
     sub.add_parser("artifacts", help="print lab artifacts (images, archives, tarballs) as JSON").set_defaults(func=cmd_artifacts)
     sub.add_parser("state", help="print the host state the lab must not change").set_defaults(func=cmd_state)
     p = sub.add_parser("clean", help="remove every lab container, volume and network (--images: also images and cache)")
