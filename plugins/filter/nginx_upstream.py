@@ -38,7 +38,7 @@ def nginx_backends(hosts, hostvars, defaults=None):
         except KeyError:
             raise AnsibleFilterError("nginx_backends: %s is not in the inventory" % name)
         merged = {}
-        for var in list(_nginx.BACKEND_HOSTVARS.values()) + ["ansible_host"]:
+        for var in list(_nginx.BACKEND_HOSTVARS.values()) + ["ansible_host", "ansible_default_ipv4"]:
             value = host_vars.get(var) if hasattr(host_vars, "get") else None
             if value is None and defaults:
                 value = defaults.get(var)

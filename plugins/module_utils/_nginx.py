@@ -309,18 +309,35 @@ def _check_address(address, what):
     return host
 
 
+def default_backend_address(name, hostvars):
+    """Where a backend without ``dockyard_backend_address`` listens (see the registry role)."""
+    ansible_host = hostvars.get("ansible_host")
+    if ansible_host:
+        try:
+            ipaddress.ip_address(str(ansible_host))
+            return str(ansible_host)
+        except ValueError:
+            pass
+    default_ipv4 = hostvars.get("ansible_default_ipv4") or {}
+    if isinstance(default_ipv4, dict) and default_ipv4.get("address"):
+        return str(default_ipv4["address"])
+    return str(ansible_host or name)
+
+
 def backend_from_hostvars(name, hostvars):
     """A backend dict from one backend host's variables (the ``dockyard_backend_*``/``dockyard_lb_*`` contract).
 
-    ``address`` falls back to ``ansible_host`` and then to the inventory name. Values are returned
-    as given (validation happens in :func:`normalize_backend`).
+    ``address`` falls back exactly as the registry role picks its listen address: ``ansible_host``
+    when it is an IP address, else the host's default IPv4 address (facts), else ``ansible_host``
+    as a name, else the inventory name. Values are returned as given (validation happens in
+    :func:`normalize_backend`).
     """
     hostvars = hostvars or {}
     backend = {"name": str(name)}
     for key, var in BACKEND_HOSTVARS.items():
         value = hostvars.get(var)
         if value is None and key == "address":
-            value = hostvars.get("ansible_host") or name
+            value = default_backend_address(name, hostvars)
         if value is None:
             value = BACKEND_DEFAULTS[key]
         backend[key] = value

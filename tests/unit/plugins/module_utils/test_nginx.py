@@ -376,3 +376,14 @@ class TestListenProblems:
     def test_bad_port(self):
         assert "nginx_status_port must be <= 65535" in _nginx.listen_problems(
             [{"var": "nginx_status_port", "address": "*", "port": 99999}])[0]
+
+
+@pytest.mark.parametrize("hostvars,expected", [
+    ({"dockyard_backend_address": "10.0.0.5", "ansible_host": "192.0.2.1"}, "10.0.0.5"),
+    ({"ansible_host": "192.0.2.1", "ansible_default_ipv4": {"address": "10.0.0.6"}}, "192.0.2.1"),
+    ({"ansible_host": "b1.example.com", "ansible_default_ipv4": {"address": "10.0.0.6"}}, "10.0.0.6"),
+    ({"ansible_host": "b1.example.com"}, "b1.example.com"),
+    ({}, "backend1"),
+])
+def test_backend_address_defaults_match_the_registry_listen_address(hostvars, expected):
+    assert _nginx.backend_from_hostvars("backend1", hostvars)["address"] == expected
