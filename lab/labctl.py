@@ -640,6 +640,46 @@ def cmd_address(args) -> int:
     return 0
 
 
+def cmd_summary(args) -> int:
+    """What `./dev lab` leaves behind: where the registry is, how to use it, what was verified."""
+    report_file = CACHE / "verify-report.json"
+    if not report_file.exists():
+        raise SystemExit(f"[lab] no verification report at {report_file}: run ./dev lab")
+    report = json.loads(report_file.read_text())
+    hosts = [(n, _address_or_none(n)) for n in lab_containers("default")]
+    url = report.get("registry", "")
+    name = url.split("://", 1)[-1]
+    lines = [
+        "",
+        "dockyard.registry lab is up",
+        "===========================",
+        f"registry          {url}  (nginx on 'proxy', backends {', '.join(sorted(k for k in report.get('requests_per_backend', {}) if k != 'nginx'))})",
+        f"CA certificate    {report.get('ca_certificate', '?')}",
+        "credentials       molecule/default/inventory/group_vars/all.yml (dockyard_registry_users; lab-only)",
+        f"verified          {report.get('user')} pushed and pulled {report.get('image')}",
+        f"                  manifest {report.get('manifest_digest')}",
+        f"                  controller checks {', '.join(report.get('controller_checks_passed', []))};"
+        f" client checks {json.dumps(report.get('clients_checks_passed', {}))}; docker CLI pull on the clients",
+        f"requests/backend  {json.dumps(report.get('requests_per_backend', {}))}",
+        "hosts             " + ", ".join(f"{n} ({a})" for n, a in sorted(hosts)),
+        "",
+        "try it:           docker exec -it client bash",
+        f"                  docker pull {report.get('image')}",
+        f"                  docker tag {report.get('image')} {name}/me/test:1 && docker push {name}/me/test:1",
+        "tests:            ./dev test          tear down: ./dev clean",
+        "",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _address_or_none(name: str) -> str:
+    try:
+        return container_address(name)
+    except SystemExit:
+        return "-"
+
+
 def cmd_artifacts(args) -> int:
     print(json.dumps(artifacts(), indent=2))
     return 0
@@ -694,6 +734,7 @@ def main(argv=None) -> int:
     p.add_argument("name")
     p.add_argument("--image", default="dockyard-lab/systemd:latest")
     p.set_defaults(func=cmd_run_args)
+    sub.add_parser("summary", help="print where the lab registry is and what ./dev lab verified").set_defaults(func=cmd_summary)
     p = sub.add_parser("address", help="print a lab host's IPv4 address on the lab network")
     p.add_argument("name")
     p.set_defaults(func=cmd_address)
