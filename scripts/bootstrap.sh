@@ -58,8 +58,12 @@ stamp_want=$(cat requirements/*.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$stamp_want" ]; then
   say "creating .venv from requirements/test.txt"
   "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements/test.txt
+  # pip's output (incl. warnings about this machine's pip config) goes to a log, shown on failure.
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -r requirements/test.txt; } \
+       >.venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    die "pip install -r requirements/test.txt failed (log above)"
+  fi
   echo "$stamp_want" > .venv/.requirements
 fi
 
