@@ -632,8 +632,8 @@ def listen_addresses(params):
             "(or gather facts, so the default IPv4 address can be used)"
         )
     port = _int("registry_port", params.get("port", CONTAINER_PORT), minimum=1, maximum=65535)
-    if _is_wildcard(address) and not _bool("registry_listen_on_all_interfaces",
-                                            params.get("listen_on_all_interfaces", False)):
+    all_interfaces = _bool("registry_listen_on_all_interfaces", params.get("listen_on_all_interfaces", False))
+    if _is_wildcard(address) and not all_interfaces:
         raise ValueError(
             "registry_listen_address %r listens on every interface, so clients could reach the backend "
             "directly and bypass the proxy's TLS and authentication; use the backend's private address "
