@@ -45,6 +45,9 @@ IMAGES_DIR = LAB_DIR / "images"
 CACHE = Path(os.environ.get("DOCKYARD_LAB_CACHE", LAB_DIR / ".cache"))
 SUITE = os.environ.get("DOCKYARD_LAB_SUITE", "bookworm")
 NETWORK = os.environ.get("DOCKYARD_LAB_NETWORK", "dockyard-lab")
+# Image repository prefix; another prefix (with another DOCKYARD_LAB_CACHE) builds a second,
+# independent set of lab images next to the first, e.g. to time a cold build.
+PREFIX = os.environ.get("DOCKYARD_LAB_PREFIX", "dockyard-lab")
 LABEL = "org.dockyard.lab"
 RECIPE_LABEL = "org.dockyard.lab.recipe"
 # Bump when the builder itself changes in a way that must invalidate every artifact.
@@ -284,7 +287,7 @@ class Result:
 
 def build_systemd(force: bool = False) -> Result:
     """Debian + systemd base: debootstrap --variant=minbase, docker import, STOPSIGNAL on top."""
-    tag = "dockyard-lab/systemd:latest"
+    tag = f"{PREFIX}/systemd:latest"
     recipe = tree_hash(IMAGES_DIR / "systemd", SUITE, ",".join(BASE_PACKAGES), ",".join(MASKED_UNITS))
     start = time.monotonic()
     if not force and image_label(tag) == recipe:
@@ -311,7 +314,7 @@ def build_systemd(force: bool = False) -> Result:
         (rootfs / "etc/machine-id").write_text("")
         shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
         (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        raw = f"dockyard-lab/rootfs:{recipe}"
+        raw = f"{PREFIX}/rootfs:{recipe}"
         log(f"docker import -> {raw}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run([docker_bin(), "import", "-", raw], stdin=tar.stdout, capture_output=True, text=True)
@@ -370,7 +373,7 @@ def build_registry_archive(image: Result, force: bool = False) -> Result:
 def registry_image_info() -> dict:
     """Name, tag and version of the lab's registry image (from the recipe's VERSION file)."""
     version = (IMAGES_DIR / "registry" / "VERSION").read_text().strip()
-    return {"name": "dockyard-lab/registry", "tag": version, "image": f"dockyard-lab/registry:{version}",
+    return {"name": f"{PREFIX}/registry", "tag": version, "image": f"{PREFIX}/registry:{version}",
             "version": version, "archive": str(registry_archive_path())}
 
 
@@ -410,20 +413,20 @@ def fetch_nginx(version: str, force: bool = False) -> Result:
 def build_all(force: bool = False) -> list[Result]:
     results = [build_systemd(force)]
     base = results[0]
-    results.append(build_derived("dind", "dockyard-lab/dind:latest", base, force))
+    results.append(build_derived("dind", f"{PREFIX}/dind:latest", base, force))
     reg = build_derived("registry", registry_image_info()["image"], base, force)
     results.append(reg)
     results.append(build_registry_archive(reg, force))
     for version in NGINX_TARBALLS:
         results.append(fetch_nginx(version, force))
-    results.append(build_derived("s3", "dockyard-lab/s3:latest", base, force))
+    results.append(build_derived("s3", f"{PREFIX}/s3:latest", base, force))
     return results
 
 
 def artifacts() -> dict:
     reg = registry_image_info()
     return {
-        "images": {name: f"dockyard-lab/{name}:latest" for name in ("systemd", "dind", "s3")},
+        "images": {name: f"{PREFIX}/{name}:latest" for name in ("systemd", "dind", "s3")},
         "registry": reg,
         "nginx": {v: {"path": str(nginx_tarball_path(v)), "sha256": s} for v, s in NGINX_TARBALLS.items()},
         "network": NETWORK,
@@ -607,7 +610,7 @@ def cmd_destroy(args) -> int:
 
 
 def cmd_run_host(args) -> int:
-    image = args.image if "/" in args.image else f"dockyard-lab/{args.image}:latest"
+    image = args.image if "/" in args.image else f"{PREFIX}/{args.image}:latest"
     create_host({"name": args.name, "image": image}, scenario="adhoc", network=args.network)
     wait_running([args.name])
     print(args.name)
