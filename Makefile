@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS ?= 0
 export ANSIBLE_FORCE_COLOR ?= 0
-# Role scenarios run by `make molecule` (the default scenario runs last: it is the whole site).
-SCENARIOS ?= $(filter-out default resources,$(notdir $(wildcard molecule/*))) default
+# Every molecule scenario; the longest first so the parallel lanes finish together.
+SCENARIOS ?= nginx default $(filter-out nginx default resources,$(notdir $(wildcard molecule/*)))
 
 .PHONY: help bootstrap lab-images lab lab-down unit lint sanity labtest molecule test build clean distclean
 
@@ -46,11 +46,9 @@ sanity: bootstrap
 labtest: lab-images
 	$(PY) -m pytest tests/lab -q -m lab || [ $$? -eq 5 ]
 
+# Scenarios run MOLECULE_JOBS at a time (default 2); each host name is scenario-unique.
 molecule: lab-images
-	@for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  $(MOLECULE) test -s $$s || exit 1; \
-	done
+	scripts/molecule-all.sh $(SCENARIOS)
 
 build: bootstrap
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path .cache/dist .

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run `molecule test` for the given scenarios, JOBS at a time (default 2), each into its own log
+# under .cache/molecule-logs/. Prints one line per scenario with its wall time, and the tail of
+# the log of every scenario that failed. Exit status: number of failed scenarios (0 = all passed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${MOLECULE_JOBS:-2}
+LOGS=.cache/molecule-logs
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.rc
+run_one() {
+  local s=$1 start rc
+  start=$(date +%s)
+  .venv/bin/molecule test -s "$s" >"$LOGS/$s.log" 2>&1
+  rc=$?
+  echo "$rc" >"$LOGS/$s.rc"
+  printf '%-14s %s %4ss  (log: %s)\n' "$s" "$([ $rc = 0 ] && echo passed || echo FAILED)" "$(( $(date +%s) - start ))" "$LOGS/$s.log"
+  return $rc
+}
+export -f run_one
+export LOGS
+printf '%s\n' "$@" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {}
+status=0
+for s in "$@"; do
+  if [ "$(cat "$LOGS/$s.rc" 2>/dev/null)" != 0 ]; then
+    status=$((status + 1))
+    echo "=== $s failed; last 80 lines of $LOGS/$s.log:"
+    tail -n 80 "$LOGS/$s.log"
+  fi
+done
+exit "$status"
