@@ -132,6 +132,8 @@ options:
       - A new file gets mode C(0600) unless O(mode) is given (it holds password hashes); nginx reads
         the file as its worker user, so give O(group) and O(mode) (for example C(0640)) as needed.
       - The file is not created when there is no user to write.
+      - Its directory is not created; a missing directory is an error before anything is hashed
+        (in check mode a warning, because the task that creates it may not really have run).
     type: bool
     default: true
   backup:
@@ -381,6 +383,17 @@ def run_module(module):
         module.exit_json(**result)
     if not exists and not p["create"]:
         module.fail_json(msg="%s does not exist and create=false" % path, **result)
+    if not exists:
+        # Say so before hashing anything, instead of atomic_move's "Could not replace ... with
+        # <remote tmp file>" after it. In check mode only warn: on a fresh host the task that creates
+        # the directory has not really run.
+        parent = os.path.dirname(path) or "."
+        if not os.path.isdir(parent):
+            missing_dir = "cannot create %s: directory %s does not exist" % (path, parent)
+            if module.check_mode:
+                module.warn("%s; the real run will fail unless it is created by then" % missing_dir)
+            else:
+                module.fail_json(msg=missing_dir, **result)
 
     changed = the_plan.changed or not exists
     missing = the_plan.missing_backend() if changed else None
