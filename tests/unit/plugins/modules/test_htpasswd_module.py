@@ -222,6 +222,15 @@ def test_missing_file_without_create(tmp_path, remote_tmp):
     assert not os.path.exists(path)
 
 
+def test_missing_directory_fails_before_hashing_and_only_warns_in_check_mode(tmp_path, remote_tmp):
+    path = str(tmp_path / "no-such-dir" / "htpasswd")
+    out = run(remote_tmp, path=path, name="alice", password="pw-alice", hash_scheme="sha512_crypt")
+    assert out.failed and "does not exist" in out.result["msg"] and "no-such-dir" in out.result["msg"]
+    out = run(remote_tmp, check=True, path=path, name="alice", password="pw-alice", hash_scheme="sha512_crypt")
+    assert not out.failed
+    assert not os.path.exists(os.path.dirname(path))
+
+
 def test_nothing_to_add_does_not_create_the_file(tmp_path, remote_tmp):
     path = str(tmp_path / "htpasswd")
     out = run(remote_tmp, path=path, users=[], exclusive=True)
