@@ -1,0 +1,45 @@
+"""`--check` on a fresh host: the role plans everything, fails nowhere and changes nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import LABCTL, PROJECT, SCENARIO
+
+FRESH = "ngx-fresh"
+
+
+def _docker_exec(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", FRESH, *cmd], text=True, capture_output=True, check=False)
+
+
+def test_check_mode_on_a_fresh_host(tmp_path):
+    # a leftover from an interrupted run would not be fresh
+    subprocess.run([sys.executable, str(LABCTL), "rm-host", FRESH], check=True, capture_output=True)
+    try:
+        subprocess.run([sys.executable, str(LABCTL), "run-host", FRESH, "--image", "systemd"],
+                       check=True, capture_output=True, text=True)
+        inventory = tmp_path / "inventory.ini"
+        inventory.write_text(f"[ngx_fresh]\n{FRESH} ansible_connection=community.docker.docker\n")
+        env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+                   ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"),
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", MOLECULE_PROJECT_DIRECTORY=str(PROJECT))
+        run = subprocess.run(
+            [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "--check", "-i", str(inventory),
+             str(SCENARIO / "playbooks" / "check_fresh.yml")],
+            text=True, capture_output=True, env=env, cwd=str(PROJECT), check=False)
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output[-6000:]
+        recap = re.search(rf"^{FRESH}\s*:.*$", run.stdout, re.MULTILINE).group(0)
+        assert "failed=0" in recap and "unreachable=0" in recap, recap
+        assert "changed=0" not in recap, recap  # check mode predicts the installation
+        assert "Would build nginx 1.26.3" in output
+        # check mode changed nothing on the host
+        for path in ("/opt/nginx", "/etc/systemd/system/nginx.service", "/etc/logrotate.d/nginx"):
+            assert _docker_exec("test", "-e", path).returncode != 0, f"{path} exists after --check"
+        assert _docker_exec("getent", "passwd", "www").returncode != 0
+    finally:
+        subprocess.run([sys.executable, str(LABCTL), "rm-host", FRESH], check=False, capture_output=True)
