@@ -17,6 +17,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
 from ansible_collections.dockyard.registry.plugins.modules import htpasswd
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
 
 SECRETS = ("pw-alice", "pw-bob", "pw-carol", "new-alice")
 
@@ -25,25 +26,6 @@ EXISTING = (
     "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\n"     # htpasswd -nbm alice 'S3cret!'
     "handmade:{SHA}n8Ks1GswRpcwwDkajhTBCdNCZjg=\n"      # htpasswd -nbs handmade 'S3cret!'
 )
-
-
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise ModuleExit(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 @pytest.fixture
