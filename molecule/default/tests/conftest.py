@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,10 @@ INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE")
 
 
 def lab_env() -> dict:
-    env = {}
-    for line in (LAB / "images" / "s3" / "lab.env").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip()
-    return env
+    """Credentials and bucket of the lab's S3 host (lab/images/s3/lab.env, read by labctl)."""
+    sys.path.insert(0, str(LAB))
+    import labctl  # pylint: disable=import-outside-toplevel
+    return labctl.s3_facts()
 
 
 def lab_host(name: str):
