@@ -1,0 +1,187 @@
+"""Helpers shared by the benchmarks in bench/ (not part of the collection).
+
+Every benchmark here reports RATIOS measured side by side in one run: variants are interleaved in a
+shuffled order, each round is repeated, and the median and the spread (min..max) over the rounds are
+printed. Absolute numbers are printed too but only as context: this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+CACHE = REPO / ".cache" / "bench"
+LAB_CACHE = Path(os.environ.get("DOCKYARD_LAB_CACHE", REPO / "lab" / ".cache"))
+RESULTS = BENCH / "results"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def collection_import_path() -> None:
+    """Make ``ansible_collections.dockyard.registry`` importable (same link as tests/conftest.py)."""
+    root = REPO / ".cache" / "collections"
+    link = root / "ansible_collections" / "dockyard" / "registry"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(os.path.relpath(REPO, link.parent), link)
+        except FileExistsError:
+            pass
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+
+def role_defaults(role: str = "nginx") -> dict:
+    import yaml  # PyYAML comes with ansible-core in .venv
+
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_nginx(version: str = "1.26.3", *, jobs: int | None = None) -> Path:
+    """Build nginx the way the nginx role does, on this host, into .cache/bench/nginx-<version>/.
+
+    Same tarball (lab/.cache, sha256 checked against the role's pin), same ``./configure`` arguments
+    (the role's default ``nginx_configure_flags`` through the collection's own
+    ``_nginx.configure_args``), ``make -j<cpus>``, ``make install``. Rebuilt only if the binary is
+    missing or was built with other arguments (stamp file). Returns the prefix.
+    """
+    collection_import_path()
+    from ansible_collections.dockyard.registry.plugins.module_utils import _nginx
+
+    defaults = role_defaults("nginx")
+    prefix = CACHE / f"nginx-{version}"
+    required = ["--with-http_ssl_module", "--with-http_stub_status_module"]
+    args = _nginx.configure_args(str(prefix), defaults["nginx_user"], defaults["nginx_group"],
+                                 flags=defaults["nginx_configure_flags"],
+                                 extra_flags=defaults["nginx_configure_extra_flags"], required_flags=required)
+    stamp = prefix / "dockyard-bench-build.json"
+    binary = prefix / "sbin" / "nginx"
+    want = {"version": version, "configure": args}
+    if binary.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return prefix
+    tarball = LAB_CACHE / f"nginx-{version}.tar.gz"
+    if not tarball.exists():
+        raise SystemExit(f"[bench] {tarball} is missing: run `python3 lab/labctl.py build` first")
+    pin = defaults["nginx_source_checksums"].get(version)
+    got = sha256_file(tarball)
+    if pin and got != pin:
+        raise SystemExit(f"[bench] {tarball}: sha256 {got} does not match the role's pin {pin}")
+    missing = [p for p in ("cc", "make") if not shutil.which(p)]
+    if missing:
+        raise SystemExit("[bench] build tools missing: apt-get install -y build-essential libpcre2-dev "
+                         "zlib1g-dev libssl-dev")
+    log(f"building nginx {version} into {prefix} ({' '.join(args[3:])})")
+    t0 = time.monotonic()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="nginx-build-", dir=CACHE))
+    try:
+        subprocess.run(["tar", "-xzf", str(tarball), "-C", str(work)], check=True)
+        src = work / f"nginx-{version}"
+        quiet = {"stdout": subprocess.DEVNULL}
+        subprocess.run(["./configure", *args], cwd=src, check=True, **quiet)
+        subprocess.run(["make", f"-j{jobs or os.cpu_count() or 1}"], cwd=src, check=True, **quiet)
+        if prefix.exists():
+            shutil.rmtree(prefix)
+        subprocess.run(["make", "install"], cwd=src, check=True, **quiet)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    stamp.write_text(json.dumps(want))
+    log(f"nginx built in {time.monotonic() - t0:.0f}s")
+    return prefix
+
+
+def nginx_version_line(binary: Path) -> str:
+    res = subprocess.run([str(binary), "-v"], capture_output=True, text=True)
+    return (res.stderr or res.stdout).strip().splitlines()[0]
+
+
+def shuffled(items: list, rng: random.Random) -> list:
+    items = list(items)
+    rng.shuffle(items)
+    return items
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def spread(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    return f"{fmt(min(values))}..{fmt(max(values))}"
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def table(headers: list, rows: list) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    lines = [" | ".join(str(h).ljust(w) for h, w in zip(headers, widths)),
+             "-|-".join("-" * w for w in widths)]
+    for row in rows:
+        lines.append(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    return "\n".join(lines)
+
+
+def machine_facts() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    os_name = ""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "memory": mem, "os": os_name,
+            "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "loadavg": os.getloadavg()}
+
+
+def save_results(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
