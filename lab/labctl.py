@@ -563,8 +563,10 @@ def host_state() -> dict:
     info = json.loads(docker("info", "--format", "{{ json . }}").stdout)
     keep = ["Driver", "CgroupDriver", "CgroupVersion", "SecurityOptions", "Runtimes", "DefaultRuntime",
             "Warnings", "DockerRootDir", "Containers", "ContainersRunning", "ServerVersion", "Swarm"]
-    return {"cgroup_mounts": cgroup_lines, "cgroup_dirs": cgroup_dirs,
-            "docker_info": {k: info.get(k) for k in keep}}
+    volumes = sorted(docker("volume", "ls", "-q").stdout.split())
+    networks = sorted(docker("network", "ls", "--format", "{{ .Name }}").stdout.split())
+    return {"cgroup_mounts": cgroup_lines, "cgroup_dirs": cgroup_dirs, "volumes": volumes,
+            "networks": networks, "docker_info": {k: info.get(k) for k in keep}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def s3(labctl, record_testsuite_property):
         endpoint = f"http://{container_ip(labctl, S3_HOST)}:{env['S3_PORT']}"
         yield {"env": env, "endpoint": endpoint, "client": s3lite.S3Client.from_env(env, endpoint)}
     finally:
-        labctl.docker("rm", "--force", REGISTRY, check=False)
+        labctl.docker("rm", "--force", "--volumes", REGISTRY, check=False)
         labctl.destroy_host(S3_HOST)
         labctl.remove_network()
 
@@ -255,7 +255,7 @@ http:
                 time.sleep(0.5)
             yield base
         finally:
-            labctl.docker("rm", "--force", REGISTRY, check=False)
+            labctl.docker("rm", "--force", "--volumes", REGISTRY, check=False)
 
 
 def _digest(data: bytes) -> str:

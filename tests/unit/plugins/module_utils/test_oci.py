@@ -1141,5 +1141,5 @@ def test_real_docker_pull(real_registry, manifest_format):
                 content = archive.extractfile(archive.getmembers()[0]).read()
             assert content == b"".join(_oci.pseudo_random_bytes(seed, "layer-%d" % index, size))
     finally:
-        _docker("rm", "-f", container, check=False)
+        _docker("rm", "-f", "-v", container, check=False)
         _docker("rmi", "-f", reference, check=False)
