@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import runpy
 import shutil
 import statistics
 import subprocess
@@ -31,17 +32,10 @@ def log(msg: str) -> None:
 
 
 def collection_import_path() -> None:
-    """Make ``ansible_collections.dockyard.registry`` importable (same link as tests/conftest.py)."""
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "dockyard" / "registry"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.symlink(os.path.relpath(REPO, link.parent), link)
-        except FileExistsError:
-            pass
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    """Make ``ansible_collections.dockyard.registry`` importable exactly as the tests do: running
+    tests/conftest.py links the checkout under .cache/collections (the link ansible.cfg uses) and
+    puts it on sys.path."""
+    runpy.run_path(str(REPO / "tests" / "conftest.py"))
 
 
 def role_defaults(role: str = "nginx") -> dict:
