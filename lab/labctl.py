@@ -26,6 +26,8 @@ itself (only of each hierarchy below it, inside a private tmpfs), and they are s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -450,15 +452,35 @@ def s3_facts() -> dict:
 # Hosts
 
 
+@contextlib.contextmanager
+def network_lock(name: str = NETWORK):
+    """Serialise "create the network and attach a host" against "remove the network when empty".
+
+    Molecule scenarios run in parallel and share the lab network: without this, one scenario's
+    destroy can remove the (momentarily empty) network between another's ensure_network() and its
+    ``docker run``, or two creates race on ``docker network create``.
+    """
+    path = Path(tempfile.gettempdir()) / f"dockyard-lab-network-{name}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_network(name: str = NETWORK) -> None:
+    """Create the lab network if it is missing (call with network_lock held)."""
     if docker("network", "inspect", name, check=False).returncode != 0:
         docker("network", "create", "--label", f"{LABEL}=1", name)
 
 
 def remove_network(name: str = NETWORK) -> None:
-    res = docker("network", "inspect", "--format", "{{ len .Containers }}", name, check=False)
-    if res.returncode == 0 and res.stdout.strip() == "0":
-        docker("network", "rm", name, check=False)
+    """Remove the lab network once no container is attached to it."""
+    with network_lock(name):
+        res = docker("network", "inspect", "--format", "{{ len .Containers }}", name, check=False)
+        if res.returncode == 0 and res.stdout.strip() == "0":
+            docker("network", "rm", name, check=False)
 
 
 KIND_DEFAULTS = {
@@ -500,12 +522,13 @@ def create_host(platform: dict, scenario: str = "adhoc", network: str = NETWORK)
             volumes.append(f"{vol}:{target}")
     sysctls = dict(defaults["sysctls"])
     sysctls.update(platform.get("sysctls") or {})
-    ensure_network(network)
     for _attempt in range(len(CAPABILITIES)):
         args = host_run_args(name, platform["image"], network=network, scenario=scenario, kind=kind,
                              volumes=volumes, sysctls=sysctls, env=platform.get("env"),
                              extra_hosts=platform.get("etc_hosts"))
-        res = docker(*args, check=False)
+        with network_lock(network):
+            ensure_network(network)
+            res = docker(*args, check=False)
         if res.returncode == 0:
             return
         unknown = re.search(r'unknown capability: "?(?:CAP_)?([A-Z_]+)', res.stderr or "")

@@ -20,12 +20,18 @@ run_one() {
 export -f run_one
 export LOGS
 printf '%s\n' "$@" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {}
-status=0
+failed=()
 for s in "$@"; do
-  if [ "$(cat "$LOGS/$s.rc" 2>/dev/null)" != 0 ]; then
-    status=$((status + 1))
-    echo "=== $s failed; last 80 lines of $LOGS/$s.log:"
-    tail -n 80 "$LOGS/$s.log"
-  fi
+  [ "$(cat "$LOGS/$s.rc" 2>/dev/null)" = 0 ] || failed+=("$s")
 done
-exit "$status"
+for s in "${failed[@]}"; do
+  echo "=== $s failed; last 40 lines of $LOGS/$s.log:"
+  tail -n 40 "$LOGS/$s.log"
+done
+# The cause last, where a truncated CI log still shows it: the first failed task of each scenario.
+for s in "${failed[@]}"; do
+  echo "=== $s: first failure in $LOGS/$s.log:"
+  grep -n -m1 -A30 -E '^(fatal|failed): |^E   |FAILED!|^ERROR ' "$LOGS/$s.log" | cut -c1-3000 || echo "(no failed task found; see the log)"
+done
+[ ${#failed[@]} = 0 ] || echo "molecule: ${#failed[@]} of $# scenarios failed: ${failed[*]}"
+exit "${#failed[@]}"

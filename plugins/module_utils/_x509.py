@@ -585,6 +585,32 @@ def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None):
     return builder.sign(ca_key, _signature_hash(ca_key)), warnings
 
 
+# Ansible replaces every occurrence of a no_log value (here: the CA key's passphrase) in a module's
+# result with "********". A returned PEM whose base64 happens to contain the passphrase would reach
+# the role corrupted (a 2-character passphrase is inside ~16% of certificates), so a freshly issued
+# certificate that contains one is issued again: a new random serial changes every later byte.
+UNMASKED_ATTEMPTS = 32
+
+
+def masked_secrets(cert, secrets):
+    """The no_log values that occur in what a module returns about ``cert`` (PEM and metadata)."""
+    returned = [dump_certificate(cert).decode("ascii")]
+    returned.extend(str(value) for value in describe_certificate(cert).values())
+    return [secret for secret in secrets if secret and any(secret in text for text in returned)]
+
+
+def issue_unmasked(issue, secrets, attempts=UNMASKED_ATTEMPTS):
+    """Call ``issue()`` (which returns a certificate or ``(certificate, extra)``) until the result
+    contains none of ``secrets``; raise ValueError after ``attempts`` tries."""
+    for _attempt in range(attempts):
+        issued = issue()
+        cert = issued[0] if isinstance(issued, tuple) else issued
+        if not masked_secrets(cert, secrets):
+            return issued
+    raise ValueError("every one of %d certificates issued contained the CA key passphrase's text, which "
+                     "Ansible masks in module results; use a longer passphrase" % attempts)
+
+
 # ---------------------------------------------------------------------------------------------
 # Decisions
 # ---------------------------------------------------------------------------------------------

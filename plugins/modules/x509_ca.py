@@ -192,7 +192,12 @@ def run(module):
     if plan.needed and not module.check_mode:
         if plan.generate_key:
             key = _x509.generate_private_key(p["key_type"])
-        new_cert = _x509.build_ca_certificate(key, subject, p["validity_days"], now, path_length=path_length)
+        try:
+            new_cert = _x509.issue_unmasked(
+                lambda: _x509.build_ca_certificate(key, subject, p["validity_days"], now, path_length=path_length),
+                [passphrase])
+        except ValueError as exc:
+            module.fail_json(msg="privatekey_passphrase: %s" % exc)
         try:
             if plan.generate_key:
                 if p["backup"] and key_pem is not None:
@@ -212,6 +217,10 @@ def run(module):
                 _file_args(module, path, mode), result["changed"])
 
     if cert is not None:
+        if _x509.masked_secrets(cert, [passphrase]):
+            module.fail_json(msg="the CA certificate %s contains the text of privatekey_passphrase, which Ansible "
+                                 "masks in module results, so the certificate cannot be returned intact; choose a "
+                                 "longer passphrase (the key must then be re-encrypted with it)" % p["certificate_path"])
         info = _x509.describe_certificate(cert)
         result.update(certificate=_x509.dump_certificate(cert).decode("ascii"),
                       fingerprint=info["fingerprint"], info=info)

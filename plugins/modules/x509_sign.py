@@ -135,7 +135,9 @@ def run(module):
                     "not_after": _x509.format_time(end), "serial_number": "(new)", "fingerprint": "(new)",
                     "key_type": _x509.key_type_of(csr.public_key())}
         else:
-            cert, warnings = _x509.sign_csr(csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"])
+            cert, warnings = _x509.issue_unmasked(
+                lambda: _x509.sign_csr(csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"]),
+                [p["ca_privatekey_passphrase"]])
             info = _x509.describe_certificate(cert)
     except _x509.PassphraseError as exc:
         module.fail_json(msg="%s (ca_privatekey_passphrase)" % exc)

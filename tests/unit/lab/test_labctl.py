@@ -117,3 +117,53 @@ def test_s3client_signature_matches_aws_reference_vector():
         now=datetime.datetime(2013, 5, 24, tzinfo=datetime.timezone.utc))
     assert headers["authorization"].endswith(
         "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+
+
+class FakeDocker:
+    """Records docker calls; the lab network is empty and no container exists yet."""
+
+    def __init__(self, lock_name):
+        self.calls = []
+        self.lock_name = lock_name
+        self.locked_during = {}
+
+    def __call__(self, *args, check=True):
+        import fcntl
+        import subprocess
+        import tempfile
+        self.calls.append(args)
+        path = Path(tempfile.gettempdir()) / f"dockyard-lab-network-{self.lock_name}.lock"
+        with open(path, "a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(probe, fcntl.LOCK_UN)
+                self.locked_during[args[:2]] = False
+            except BlockingIOError:
+                self.locked_during[args[:2]] = True
+        missing = args[0] == "inspect" or args[:2] == ("network", "inspect") and "--format" not in args
+        out = "0\n" if args[:2] == ("network", "inspect") else ""
+        return subprocess.CompletedProcess(args, 1 if missing else 0, stdout=out, stderr="")
+
+
+def test_create_host_creates_the_network_and_runs_the_host_under_the_network_lock(monkeypatch):
+    fake = FakeDocker("unit-net-a")
+    monkeypatch.setattr(labctl, "docker", fake)
+    layout = labctl.read_cgroup_layout(V2_MOUNTS, "")
+    monkeypatch.setattr(labctl, "read_cgroup_layout", lambda: layout)
+    labctl.create_host({"name": "h1", "image": "dockyard-lab/systemd:latest"}, network="unit-net-a")
+    assert ("network", "create", "--label", f"{labctl.LABEL}=1", "unit-net-a") in fake.calls
+    assert fake.locked_during[("network", "create")] and fake.locked_during[("run", "-d")]
+
+
+def test_remove_network_waits_for_a_create_in_progress(monkeypatch):
+    import threading
+    fake = FakeDocker("unit-net-b")
+    monkeypatch.setattr(labctl, "docker", fake)
+    with labctl.network_lock("unit-net-b"):
+        remover = threading.Thread(target=labctl.remove_network, args=("unit-net-b",))
+        remover.start()
+        remover.join(0.3)
+        assert remover.is_alive() and fake.calls == []  # blocked while another create holds the lock
+    remover.join(5)
+    assert not remover.is_alive()
+    assert ("network", "rm", "unit-net-b") in fake.calls

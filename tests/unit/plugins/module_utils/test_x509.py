@@ -303,6 +303,33 @@ def test_signed_server_certificate(ca_cert, ca_key, server_key):
     assert info["key_type"] == "ecdsa-p256" and len(info["fingerprint"]) == 95
 
 
+def test_masked_secrets_finds_a_no_log_value_in_the_pem_or_the_metadata(ca_cert, ca_key, server_key):
+    cert, _warnings = _x509.sign_csr(make_csr(server_key), ca_cert, ca_key, 90, NOW, expected_sans=SANS)
+    pem = _x509.dump_certificate(cert).decode("ascii")
+    body = pem.splitlines()[3]
+    fingerprint = _x509.describe_certificate(cert)["fingerprint"]
+    assert _x509.masked_secrets(cert, [body[10:14], "no such text!", ""]) == [body[10:14]]
+    assert _x509.masked_secrets(cert, [fingerprint[:5]]) == [fingerprint[:5]]
+    assert _x509.masked_secrets(cert, [None, "registry.example.com"]) == ["registry.example.com"]
+
+
+def test_issue_unmasked_issues_again_until_the_secret_is_gone(ca_cert, ca_key, server_key):
+    csr = make_csr(server_key)
+    issued = [_x509.sign_csr(csr, ca_cert, ca_key, 90, NOW, expected_sans=SANS) for _attempt in range(3)]
+    # A "secret" that occurs in the first two certificates only: the third one is returned.
+    first_two = [_x509.dump_certificate(cert).decode("ascii").splitlines()[-2] for cert, _w in issued[:2]]
+    calls = iter(issued)
+    cert, warnings = _x509.issue_unmasked(lambda: next(calls), first_two)
+    assert cert is issued[2][0] and warnings == []
+    assert not _x509.masked_secrets(cert, first_two)
+
+
+def test_issue_unmasked_gives_up_with_a_clear_error(ca_cert, ca_key):
+    # The CA's own name is in every certificate it issues: no retry can remove it.
+    with pytest.raises(ValueError, match="every one of 3 certificates issued contained the CA key passphrase"):
+        _x509.issue_unmasked(lambda: ca_cert, ["Test"], attempts=3)
+
+
 def test_rsa_server_certificate_gets_key_encipherment(ca_cert, ca_key, rsa_key):
     cert = issue(rsa_key, ca_cert, ca_key)
     assert ext(cert, x509.KeyUsage).value.key_encipherment

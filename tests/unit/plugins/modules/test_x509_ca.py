@@ -107,6 +107,29 @@ def test_passphrase_protected_key(capsys, paths):
     assert wrong["failed"] and "wrong passphrase" in wrong["msg"] and "nope" not in wrong["msg"]
 
 
+def test_short_passphrase_never_corrupts_a_new_ca_certificate(capsys, paths):
+    # "pw" occurs in about one CA certificate in six; the module issues again until it does not.
+    for _attempt in range(20):
+        for path in paths.values():
+            if os.path.exists(path):
+                os.unlink(path)
+        result = run(capsys, privatekey_passphrase="pw", **paths)
+        assert "********" not in result["certificate"]
+        assert result["certificate"] == open(paths["certificate_path"]).read()
+
+
+def test_an_existing_ca_certificate_containing_the_passphrase_is_refused(capsys, paths):
+    run(capsys, **paths)
+    body = open(paths["certificate_path"]).read().splitlines()[2]
+    passphrase = body[20:36]  # 16 characters of the certificate's own base64
+    key = _x509.load_private_key(open(paths["privatekey_path"], "rb").read(), None)
+    with open(paths["privatekey_path"], "wb") as handle:
+        handle.write(_x509.dump_private_key(key, passphrase))
+    result = run(capsys, privatekey_passphrase=passphrase, **paths)
+    assert result["failed"] and "contains the text of privatekey_passphrase" in result["msg"]
+    assert "certificate" not in result
+
+
 def test_a_key_file_that_is_not_a_key_is_refused(capsys, paths):
     with open(paths["privatekey_path"], "w") as handle:
         handle.write("not a key\n")
