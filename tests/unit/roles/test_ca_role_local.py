@@ -142,3 +142,20 @@ def test_ca_role_end_to_end(lab):
     assert changed == 1 and "SANs differ: add DNS:o.example.test" in out
     assert (tls / "registry.crt").read_bytes() == reissued
     assert "mirror.example.test" not in out.split("SANs differ")[1].splitlines()[0]
+
+
+def test_short_ca_passphrase_is_refused_before_anything_is_written(tmp_path):
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible-playbook is not installed next to this Python")
+    (tmp_path / "inventory.yml").write_text(INVENTORY.format(tmp=tmp_path, python=_proxy_python()))
+    (tmp_path / "site.yml").write_text(PLAY)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / ".tmp"))
+    proc = subprocess.run([str(PLAYBOOK), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "site.yml"),
+                           "-e", '{"ca_key_passphrase": "short-pw"}'],
+                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert "ca_key_passphrase must be empty" in proc.stdout and "at least 12 characters" in proc.stdout
+    assert "short-pw" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "ca").exists() and not (tmp_path / "tls").exists()
