@@ -37,6 +37,13 @@ def test_check_mode_on_a_fresh_host(tmp_path):
         assert "failed=0" in recap and "unreachable=0" in recap, recap
         assert "changed=0" not in recap, recap  # check mode predicts the installation
         assert "Would build nginx 1.26.3" in output
+        assert "Would write 1 user(s) to /opt/nginx/conf/.htpasswd" in output
+        assert "Would enable nginx and make it started" in output
+        # the whole-file configs are planned (changed) even though nothing exists to validate them with
+        for task in ("Write nginx.conf", "Install the configuration test wrapper", "Install the systemd unit"):
+            planned = re.search(rf"TASK \[dockyard\.registry\.nginx : {task}[^\n]*\n(?:[^\n]*\n)*?(changed|ok|skipping): \[{FRESH}\]",
+                                output)
+            assert planned and planned.group(1) == "changed", f"{task}: {planned and planned.group(1)}"
         # check mode changed nothing on the host
         for path in ("/opt/nginx", "/etc/systemd/system/nginx.service", "/etc/logrotate.d/nginx"):
             assert _docker_exec("test", "-e", path).returncode != 0, f"{path} exists after --check"
