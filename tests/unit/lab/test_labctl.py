@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,9 +132,6 @@ class FakeDocker:
         self.locked_during = {}
 
     def __call__(self, *args, check=True):
-        import fcntl
-        import subprocess
-        import tempfile
         self.calls.append(args)
         path = Path(tempfile.gettempdir()) / f"dockyard-lab-network-{self.lock_name}.lock"
         with open(path, "a") as probe:
@@ -156,7 +157,6 @@ def test_create_host_creates_the_network_and_runs_the_host_under_the_network_loc
 
 
 def test_remove_network_waits_for_a_create_in_progress(monkeypatch):
-    import threading
     fake = FakeDocker("unit-net-b")
     monkeypatch.setattr(labctl, "docker", fake)
     with labctl.network_lock("unit-net-b"):
