@@ -727,12 +727,22 @@ def cmd_clean(args) -> int:
     for vol in res.stdout.split():
         docker("volume", "rm", vol, check=False)
     if args.images:
-        res = docker("images", "-q", "--filter", f"label={LABEL}=1", check=False)
-        ids = sorted(set(res.stdout.split()))
-        if ids:
-            docker("image", "rm", "-f", *ids, check=False)
+        remove_lab_images()
         shutil.rmtree(CACHE, ignore_errors=True)
     return 0
+
+
+def remove_lab_images(rounds: int = 5) -> None:
+    """Remove every lab image. A base image (systemd) cannot go while an image built on it (dind,
+    s3) exists, so removal repeats until nothing labelled is left or a round removes nothing."""
+    left = None
+    for _round in range(rounds):
+        res = docker("images", "-q", "--filter", f"label={LABEL}=1", check=False)
+        ids = sorted(set(res.stdout.split()))
+        if not ids or ids == left:
+            return
+        docker("image", "rm", "-f", *ids, check=False)
+        left = ids
 
 
 def main(argv=None) -> int:

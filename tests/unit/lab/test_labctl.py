@@ -167,3 +167,23 @@ def test_remove_network_waits_for_a_create_in_progress(monkeypatch):
     remover.join(5)
     assert not remover.is_alive()
     assert ("network", "rm", "unit-net-b") in fake.calls
+
+
+def test_remove_lab_images_repeats_until_base_images_are_gone(monkeypatch):
+    # "base" cannot be removed while "child" (built FROM base) exists, as with systemd -> dind.
+    images = {"base", "child", "other"}
+    removals = []
+
+    def fake(*args, check=True):
+        if args[0] == "images":
+            return subprocess.CompletedProcess(args, 0, stdout="\n".join(sorted(images)) + "\n", stderr="")
+        removals.append(args[3:])
+        for image in args[3:]:
+            if image != "base" or "child" not in images:
+                images.discard(image)
+        return subprocess.CompletedProcess(args, 1 if "base" in images else 0, stdout="", stderr="")
+
+    monkeypatch.setattr(labctl, "docker", fake)
+    labctl.remove_lab_images()
+    assert images == set()
+    assert removals == [("base", "child", "other"), ("base",)]
