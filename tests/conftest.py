@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -34,3 +36,14 @@ def _collections_root() -> Path:
 _ROOT = str(_collections_root())
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With DOCKYARD_REQUIRE_LAB set (``make labtest``, after the lab images are built), a skipped
+    ``lab`` test is a failure: a missing engine or image must not pass CI as a skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DOCKYARD_REQUIRE_LAB") and item.get_closest_marker("lab"):
+        report.outcome = "failed"
+        report.longrepr = "lab test skipped although DOCKYARD_REQUIRE_LAB is set: %s" % (report.longrepr,)

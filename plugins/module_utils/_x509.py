@@ -459,7 +459,15 @@ def _ski(public_key):
     return x509.SubjectKeyIdentifier.from_public_key(public_key)
 
 
-def build_ca_certificate(key, subject, validity_days, now, path_length=0):
+def random_serial(attempt=0):
+    """A positive serial number of exactly 20, 19 or 18 octets (by ``attempt``): at least 142 random
+    bits, and each length moves everything after the serial to another base64 alignment in the PEM."""
+    raw = bytearray(os.urandom(20 - attempt % 3))
+    raw[0] = (raw[0] & 0x3F) | 0x40  # no leading zero octet, no sign octet: the DER length is fixed
+    return int.from_bytes(bytes(raw), "big")
+
+
+def build_ca_certificate(key, subject, validity_days, now, path_length=0, serial=None):
     """Self-signed CA certificate: CA:TRUE (critical), keyCertSign + cRLSign (critical), SKI, AKI."""
     if int(validity_days) < 1:
         raise ValueError("CA validity_days must be at least 1, got %r" % validity_days)
@@ -471,7 +479,7 @@ def build_ca_certificate(key, subject, validity_days, now, path_length=0):
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial or random_serial())
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + datetime.timedelta(days=int(validity_days)))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
@@ -549,7 +557,7 @@ def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None
     return sans, now - BACKDATE, end, warnings
 
 
-def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None):
+def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None, serial=None):
     """Issue a TLS server certificate for ``csr``. Returns ``(certificate, warnings)``.
 
     The certificate copies the CSR's subject and DNS/IP SANs, and carries CA:FALSE, keyUsage
@@ -569,7 +577,7 @@ def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None):
         .subject_name(csr.subject)
         .issuer_name(ca_cert.subject)
         .public_key(public_key)
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial or random_serial())
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -588,8 +596,14 @@ def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None):
 # Ansible replaces every occurrence of a no_log value (here: the CA key's passphrase) in a module's
 # result with "********". A returned PEM whose base64 happens to contain the passphrase would reach
 # the role corrupted (a 2-character passphrase is inside ~16% of certificates), so a freshly issued
-# certificate that contains one is issued again: a new random serial changes every later byte.
-UNMASKED_ATTEMPTS = 32
+# certificate that contains one is issued again with a serial of another length (random_serial):
+# that changes the signature and moves the constant parts (names, public key) to another base64
+# alignment. A passphrase that still occurs in every attempt is refused with a clear error.
+UNMASKED_ATTEMPTS = 12
+
+
+class MaskedSecretError(ValueError):
+    """Every certificate issued contained the text of a no_log value."""
 
 
 def masked_secrets(cert, secrets):
@@ -600,15 +614,16 @@ def masked_secrets(cert, secrets):
 
 
 def issue_unmasked(issue, secrets, attempts=UNMASKED_ATTEMPTS):
-    """Call ``issue()`` (which returns a certificate or ``(certificate, extra)``) until the result
-    contains none of ``secrets``; raise ValueError after ``attempts`` tries."""
-    for _attempt in range(attempts):
-        issued = issue()
+    """Call ``issue(serial)`` (which returns a certificate or ``(certificate, extra)``) with
+    ``random_serial(attempt)`` until the result contains none of ``secrets``; raise ValueError
+    after ``attempts`` tries."""
+    for attempt in range(attempts):
+        issued = issue(random_serial(attempt))
         cert = issued[0] if isinstance(issued, tuple) else issued
         if not masked_secrets(cert, secrets):
             return issued
-    raise ValueError("every one of %d certificates issued contained the CA key passphrase's text, which "
-                     "Ansible masks in module results; use a longer passphrase" % attempts)
+    raise MaskedSecretError("every one of %d certificates issued contained the CA key passphrase's text, "
+                            "which Ansible masks in module results; use a longer passphrase" % attempts)
 
 
 # ---------------------------------------------------------------------------------------------

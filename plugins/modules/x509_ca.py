@@ -194,7 +194,8 @@ def run(module):
             key = _x509.generate_private_key(p["key_type"])
         try:
             new_cert = _x509.issue_unmasked(
-                lambda: _x509.build_ca_certificate(key, subject, p["validity_days"], now, path_length=path_length),
+                lambda serial: _x509.build_ca_certificate(key, subject, p["validity_days"], now,
+                                                          path_length=path_length, serial=serial),
                 [passphrase])
         except ValueError as exc:
             module.fail_json(msg="privatekey_passphrase: %s" % exc)

@@ -136,10 +136,11 @@ def run(module):
                     "key_type": _x509.key_type_of(csr.public_key())}
         else:
             cert, warnings = _x509.issue_unmasked(
-                lambda: _x509.sign_csr(csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"]),
+                lambda serial: _x509.sign_csr(csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"],
+                                              serial=serial),
                 [p["ca_privatekey_passphrase"]])
             info = _x509.describe_certificate(cert)
-    except _x509.PassphraseError as exc:
+    except (_x509.PassphraseError, _x509.MaskedSecretError) as exc:
         module.fail_json(msg="%s (ca_privatekey_passphrase)" % exc)
     except ValueError as exc:
         module.fail_json(msg=str(exc))

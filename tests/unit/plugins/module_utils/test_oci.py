@@ -1022,7 +1022,7 @@ def real_registry():
         capture_output=True, text=True, check=False)
     try:
         if run.returncode != 0:
-            pytest.skip("cannot start %s: %s" % (REAL_IMAGE, run.stderr.strip()))
+            pytest.fail("cannot start %s: %s" % (REAL_IMAGE, run.stderr.strip()))
         url = "http://127.0.0.1:%d" % port
         deadline = time.monotonic() + 30
         while True:
@@ -1047,6 +1047,7 @@ def real(url, **kwargs):
     return _oci.run_checks(url, **args)
 
 
+@pytest.mark.lab  # runs in `make labtest`, after the lab images exist
 @pytest.mark.slow
 def test_real_registry_push_pull_delete(real_registry):
     result = real(real_registry, seed="real-1", checks=["auth", "push", "pull", "delete"])
@@ -1066,6 +1067,7 @@ def test_real_registry_push_pull_delete(real_registry):
     assert result["delete"] == dict(result["delete"], status=202, deleted=True, tag_status_after=404)
 
 
+@pytest.mark.lab  # runs in `make labtest`, after the lab images exist
 @pytest.mark.slow
 @pytest.mark.parametrize("manifest_format, layer_format, upload", [
     ("oci", "tar+gzip", "monolithic"),
@@ -1081,6 +1083,7 @@ def test_real_registry_formats(real_registry, manifest_format, layer_format, upl
     assert result["pull"]["manifest_media_type"] == image.media_type
 
 
+@pytest.mark.lab  # runs in `make labtest`, after the lab images exist
 @pytest.mark.slow
 def test_real_registry_exists_and_mount(real_registry):
     first = real(real_registry, seed="real-mount", repository="dockyard/mount-src", checks=["push"])
@@ -1098,6 +1101,7 @@ def test_real_registry_exists_and_mount(real_registry):
         real(real_registry, seed="another", tag="check-real-mount", repository="dockyard/mount-dst", checks=["pull"])
 
 
+@pytest.mark.lab  # runs in `make labtest`, after the lab images exist
 @pytest.mark.slow
 def test_real_registry_bad_digest_is_reported(real_registry):
     client = _oci.RegistryClient(real_registry)
@@ -1115,6 +1119,7 @@ def _docker(*args, check=True):
     return subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=300, check=check)
 
 
+@pytest.mark.lab  # runs in `make labtest`, after the lab images exist
 @pytest.mark.slow
 @pytest.mark.parametrize("manifest_format", ["docker", "oci"])
 def test_real_docker_pull(real_registry, manifest_format):

@@ -318,16 +318,31 @@ def test_issue_unmasked_issues_again_until_the_secret_is_gone(ca_cert, ca_key, s
     issued = [_x509.sign_csr(csr, ca_cert, ca_key, 90, NOW, expected_sans=SANS) for _attempt in range(3)]
     # A "secret" that occurs in the first two certificates only: the third one is returned.
     first_two = [_x509.dump_certificate(cert).decode("ascii").splitlines()[-2] for cert, _w in issued[:2]]
-    calls = iter(issued)
-    cert, warnings = _x509.issue_unmasked(lambda: next(calls), first_two)
+    serials = []
+
+    def issue(serial):
+        serials.append(serial)
+        return issued[len(serials) - 1]
+
+    cert, warnings = _x509.issue_unmasked(issue, first_two)
     assert cert is issued[2][0] and warnings == []
     assert not _x509.masked_secrets(cert, first_two)
+    assert [(serial.bit_length() + 1) // 8 for serial in serials] == [20, 19, 18]  # DER octets
 
 
 def test_issue_unmasked_gives_up_with_a_clear_error(ca_cert, ca_key):
     # The CA's own name is in every certificate it issues: no retry can remove it.
-    with pytest.raises(ValueError, match="every one of 3 certificates issued contained the CA key passphrase"):
-        _x509.issue_unmasked(lambda: ca_cert, ["Test"], attempts=3)
+    with pytest.raises(_x509.MaskedSecretError, match="every one of 3 certificates issued contained the CA key"):
+        _x509.issue_unmasked(lambda serial: ca_cert, ["Test"], attempts=3)
+
+
+@pytest.mark.parametrize("attempt, octets", [(0, 20), (1, 19), (2, 18), (3, 20), (11, 18)])
+def test_random_serial_lengths_shift_the_pem(ca_key, ca_subject, attempt, octets):
+    serials = {_x509.random_serial(attempt) for _round in range(50)}
+    assert len(serials) == 50 and all(serial > 0 for serial in serials)
+    assert {serial.bit_length() for serial in serials} == {8 * octets - 1}  # 0x40 bit set, sign bit clear
+    cert = _x509.build_ca_certificate(ca_key, ca_subject, 10, NOW, serial=serials.pop())
+    assert cert.serial_number.bit_length() == 8 * octets - 1
 
 
 def test_rsa_server_certificate_gets_key_encipherment(ca_cert, ca_key, rsa_key):

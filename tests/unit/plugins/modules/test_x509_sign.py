@@ -58,11 +58,18 @@ def test_short_passphrase_never_corrupts_the_returned_certificate(capsys, args, 
     # certificate in six, which used to reach the role as "********" in the PEM.
     key = _x509.load_private_key(open(args["ca_privatekey_path"], "rb").read(), PASSPHRASE)
     (tmp_path / "short.key").write_bytes(_x509.dump_private_key(key, "pw"))
+    # The guarantee: the returned PEM is intact, or the run fails naming ca_privatekey_passphrase.
+    intact = 0
     for _attempt in range(30):
         result = run(capsys, **dict(args, ca_privatekey_path=str(tmp_path / "short.key"), ca_privatekey_passphrase="pw"))
+        if result.get("failed"):
+            assert "(ca_privatekey_passphrase)" in result["msg"] and "longer passphrase" in result["msg"]
+            continue
         assert "********" not in result["certificate"]
         assert _x509.is_issued_by(_x509.load_certificate(result["certificate"]),
                                   _x509.load_certificate(open(args["ca_certificate_path"], "rb").read()))
+        intact += 1
+    assert intact >= 25
 
 
 def test_check_mode_describes_without_signing(capsys, args):
