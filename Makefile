@@ -45,7 +45,8 @@ sanity: bootstrap
 
 # tests/lab, and the unit tests marked `lab` (a real registry from the lab image).
 labtest: lab-images
-	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/lab tests/unit -q -m lab
+	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/lab -q -m lab
+	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/unit -q -m lab
 
 # Scenarios run MOLECULE_JOBS at a time (default 2); each host name is scenario-unique.
 molecule: lab-images
