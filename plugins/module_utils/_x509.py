@@ -615,8 +615,8 @@ def masked_secrets(cert, secrets):
 
 def issue_unmasked(issue, secrets, attempts=UNMASKED_ATTEMPTS):
     """Call ``issue(serial)`` (which returns a certificate or ``(certificate, extra)``) with
-    ``random_serial(attempt)`` until the result contains none of ``secrets``; raise ValueError
-    after ``attempts`` tries."""
+    ``random_serial(attempt)`` until the result contains none of ``secrets``; raise
+    MaskedSecretError after ``attempts`` tries."""
     for attempt in range(attempts):
         issued = issue(random_serial(attempt))
         cert = issued[0] if isinstance(issued, tuple) else issued

@@ -197,7 +197,7 @@ def run(module):
                 lambda serial: _x509.build_ca_certificate(key, subject, p["validity_days"], now,
                                                           path_length=path_length, serial=serial),
                 [passphrase])
-        except ValueError as exc:
+        except _x509.MaskedSecretError as exc:
             module.fail_json(msg="privatekey_passphrase: %s" % exc)
         try:
             if plan.generate_key:
