@@ -452,6 +452,10 @@ def s3_facts() -> dict:
 # Hosts
 
 
+def network_lock_path(name: str = NETWORK) -> Path:
+    return Path(tempfile.gettempdir()) / f"dockyard-lab-network-{name}.lock"
+
+
 @contextlib.contextmanager
 def network_lock(name: str = NETWORK):
     """Serialise "create the network and attach a host" against "remove the network when empty".
@@ -460,8 +464,7 @@ def network_lock(name: str = NETWORK):
     destroy can remove the (momentarily empty) network between another's ensure_network() and its
     ``docker run``, or two creates race on ``docker network create``.
     """
-    path = Path(tempfile.gettempdir()) / f"dockyard-lab-network-{name}.lock"
-    with open(path, "a") as handle:
+    with open(network_lock_path(name), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -133,8 +132,7 @@ class FakeDocker:
 
     def __call__(self, *args, check=True):
         self.calls.append(args)
-        path = Path(tempfile.gettempdir()) / f"dockyard-lab-network-{self.lock_name}.lock"
-        with open(path, "a") as probe:
+        with open(labctl.network_lock_path(self.lock_name), "a") as probe:
             try:
                 fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 fcntl.flock(probe, fcntl.LOCK_UN)

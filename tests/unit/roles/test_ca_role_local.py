@@ -70,24 +70,32 @@ PLAY = """
 """
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def make_lab(tmp):
+    """Write the inventory and the play into ``tmp`` (skips without ansible-playbook)."""
     if not PLAYBOOK.exists():
         pytest.skip("ansible-playbook is not installed next to this Python")
-    tmp = tmp_path_factory.mktemp("ca_role")
     (tmp / "inventory.yml").write_text(INVENTORY.format(tmp=tmp, python=_proxy_python()))
     (tmp / "site.yml").write_text(PLAY)
     return tmp
 
 
-def play(lab, *extra):
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    return make_lab(tmp_path_factory.mktemp("ca_role"))
+
+
+def run_playbook(lab, *extra):
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
                ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
     cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(lab / "site.yml")] + list(extra)
-    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300,
+    return subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300,
                           check=False)
+
+
+def play(lab, *extra):
+    proc = run_playbook(lab, *extra)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     recap = re.search(r"^proxy1\s*:\s*ok=(\d+)\s+changed=(\d+)", proc.stdout, re.MULTILINE)
     return int(recap.group(2)), proc.stdout
@@ -145,16 +153,7 @@ def test_ca_role_end_to_end(lab):
 
 
 def test_short_ca_passphrase_is_refused_before_anything_is_written(tmp_path):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
-    (tmp_path / "inventory.yml").write_text(INVENTORY.format(tmp=tmp_path, python=_proxy_python()))
-    (tmp_path / "site.yml").write_text(PLAY)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / ".tmp"))
-    proc = subprocess.run([str(PLAYBOOK), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "site.yml"),
-                           "-e", '{"ca_key_passphrase": "short-pw"}'],
-                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = run_playbook(make_lab(tmp_path), "-e", '{"ca_key_passphrase": "short-pw"}')
     assert proc.returncode != 0
     assert "ca_key_passphrase must be empty" in proc.stdout and "at least 12 characters" in proc.stdout
     assert "short-pw" not in proc.stdout + proc.stderr
