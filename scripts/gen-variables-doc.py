@@ -15,7 +15,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "variables.md"
-ROLES = ["ca", "nginx", "registry", "client_trust"]
+ROLES = ["ca", "nginx", "registry", "client_trust", "keepalived"]
 
 
 def _text(value) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dockyard.registry.plugins.module_utils import _nginx
+from ansible_collections.dockyard.registry.plugins.module_utils import _nginx, _nginx_build_cache
 
 
 def _wrap(func, *args, **kwargs):
@@ -71,6 +71,15 @@ def nginx_configure_args(flags, prefix, user, group, extra_flags=None, required_
                  required_flags=required_flags or [])
 
 
+def nginx_build_recipe(version, source_sha256, configure_args, facts):
+    """``{"id", "fingerprint", "recipe"}`` of an nginx build on a host with these ``ansible_facts``."""
+    if not isinstance(facts, Mapping):
+        raise AnsibleFilterError("nginx_build_recipe: facts must be the host's ansible_facts, got %r" % (facts,))
+    return _wrap(lambda: _nginx_build_cache.describe(_nginx_build_cache.build_recipe(
+        version, source_sha256, list(configure_args or []), facts.get("distribution"),
+        facts.get("distribution_major_version"), facts.get("architecture"))))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -79,4 +88,5 @@ class FilterModule:
             "nginx_upstream_problems": nginx_upstream_problems,
             "nginx_listen_problems": nginx_listen_problems,
             "nginx_configure_args": nginx_configure_args,
+            "nginx_build_recipe": nginx_build_recipe,
         }

@@ -23,7 +23,7 @@ def _defaults(role: str) -> dict:
 
 
 def test_every_role_is_checked():
-    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust"}
+    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust", "keepalived"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -63,9 +63,33 @@ def test_variable_reference_is_up_to_date():
     assert res.returncode == 0, res.stderr
 
 
+# Roles tested by a scenario named otherwise (keepalived needs the whole site around it: two proxies,
+# backends and a client, which the `ha` scenario brings up once for both concerns).
+SCENARIO_OF = {"keepalived": "ha"}
+
+
+def _playbook_texts(playbook: Path, seen=None):
+    """The text of a playbook and of every playbook it imports (import_playbook), recursively."""
+    seen = set() if seen is None else seen
+    if playbook in seen or not playbook.exists():
+        return []
+    seen.add(playbook)
+    texts = [playbook.read_text()]
+    for play in yaml.safe_load(texts[0]) or []:
+        target = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
+        if target:
+            texts += _playbook_texts((playbook.parent / target).resolve(), seen)
+    return texts
+
+
 def test_every_role_has_a_molecule_scenario():
     for role in ROLES:
-        assert (REPO / "molecule" / role / "molecule.yml").exists(), f"no molecule scenario for {role}"
+        scenario = SCENARIO_OF.get(role, role)
+        assert (REPO / "molecule" / scenario / "molecule.yml").exists(), f"no molecule scenario for {role}"
+        if scenario != role:
+            texts = _playbook_texts(REPO / "molecule" / scenario / "converge.yml")
+            assert any(f"dockyard.registry.{role}" in text for text in texts), \
+                f"molecule/{scenario} is named as {role}'s scenario but its converge does not apply the role"
 
 
 def _ansible(tool: str) -> str:

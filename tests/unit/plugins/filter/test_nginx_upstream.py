@@ -21,8 +21,28 @@ HOSTVARS = {
 
 
 def test_registered_names():
-    assert sorted(F) == ["nginx_backends", "nginx_configure_args", "nginx_listen_problems", "nginx_upstream",
-                         "nginx_upstream_problems"]
+    assert sorted(F) == ["nginx_backends", "nginx_build_recipe", "nginx_configure_args", "nginx_listen_problems",
+                         "nginx_upstream", "nginx_upstream_problems"]
+
+
+FACTS = {"distribution": "Debian", "distribution_major_version": "12", "architecture": "x86_64"}
+SHA = "69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa"
+
+
+def test_build_recipe_from_facts():
+    args = ["--prefix=/opt/nginx", "--user=www", "--group=www", "--with-http_ssl_module"]
+    got = F["nginx_build_recipe"]("1.26.3", SHA, args, FACTS)
+    assert got["id"].startswith("nginx-1.26.3-debian-12-x86_64-") and len(got["fingerprint"]) == 64
+    assert got["recipe"]["os"] == "debian-12"
+    other = F["nginx_build_recipe"]("1.26.3", SHA, args, dict(FACTS, architecture="aarch64"))
+    assert other["fingerprint"] != got["fingerprint"]
+
+
+def test_build_recipe_errors_are_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="nginx_source_sha256"):
+        F["nginx_build_recipe"]("1.26.3", "", ["--with-pcre"], FACTS)
+    with pytest.raises(AnsibleFilterError, match="ansible_facts"):
+        F["nginx_build_recipe"]("1.26.3", SHA, ["--with-pcre"], "not facts")
 
 
 def test_backends_from_hostvars():
