@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.dockyard.registry.tests.harness import run_ansible, run_playbook
+
 REPO = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists())
 
@@ -68,15 +70,10 @@ def test_every_role_has_a_molecule_scenario():
         assert (REPO / "molecule" / role / "molecule.yml").exists(), f"no molecule scenario for {role}"
 
 
-def _ansible(tool: str) -> str:
-    return str(Path(sys.executable).parent / tool)
-
-
 def test_example_inventory_parses_with_the_expected_groups():
     import json  # pylint: disable=import-outside-toplevel
 
-    res = subprocess.run([_ansible("ansible-inventory"), "-i", str(REPO / "inventory.example"), "--list"],
-                         capture_output=True, text=True, check=False, cwd=REPO)
+    res = run_ansible("ansible-inventory", "-i", REPO / "inventory.example", "--list")
     assert res.returncode == 0, res.stderr
     inv = json.loads(res.stdout)
     for group in ("registry_proxy", "registry_backends", "registry_clients"):
@@ -88,7 +85,5 @@ def test_example_inventory_parses_with_the_expected_groups():
 
 @pytest.mark.parametrize("playbook", sorted(p.name for p in (REPO / "playbooks").glob("*.yml")))
 def test_playbooks_pass_syntax_check_with_the_example_inventory(playbook):
-    res = subprocess.run([_ansible("ansible-playbook"), "--syntax-check", "-i", str(REPO / "inventory.example"),
-                          str(REPO / "playbooks" / playbook)],
-                         capture_output=True, text=True, check=False, cwd=REPO)
+    res = run_playbook("--syntax-check", "-i", REPO / "inventory.example", REPO / "playbooks" / playbook)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -14,20 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _oci
 from ansible_collections.dockyard.registry.plugins.modules import registry_check
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 PASSWORD = "correct horse battery staple"
 
 
 def run(**params):
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            registry_check.main()
-    return caught.value
+    return run_module(registry_check, **params)
 
 
 @pytest.fixture
