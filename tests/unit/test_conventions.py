@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,27 @@ def test_role_has_preflight_and_readme(role):
     assert (base / "README.md").exists()
     main = (base / "tasks" / "main.yml").read_text()
     assert "preflight.yml" in main
+
+
+# Platforms a molecule scenario runs on: the lab images are Debian (lab/dockyard_lab/common.py SUITE).
+# Add one here only together with a scenario that runs on it.
+TESTED_PLATFORMS = {"Debian": {"bookworm"}}
+
+
+def test_lab_images_are_a_tested_platform():
+    text = (REPO / "lab" / "dockyard_lab" / "common.py").read_text()
+    suite = re.search(r'SUITE = os.environ.get\("DOCKYARD_LAB_SUITE", "([a-z]+)"\)', text).group(1)
+    assert suite in TESTED_PLATFORMS["Debian"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_claim_only_tested_platforms(role):
+    meta = yaml.safe_load((REPO / "roles" / role / "meta" / "main.yml").read_text())
+    claimed = {p["name"]: set(map(str, p.get("versions", []))) for p in meta["galaxy_info"]["platforms"]}
+    for name, versions in claimed.items():
+        assert versions <= TESTED_PLATFORMS.get(name, set()), (
+            f"roles/{role}/meta/main.yml claims {name} {sorted(versions)}; no test runs there "
+            "(list it as untested in the docs instead)")
 
 
 def test_variable_reference_is_up_to_date():
