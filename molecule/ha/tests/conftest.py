@@ -53,15 +53,17 @@ def docker(*args: str, timeout: int = 300) -> str:
 
 
 def vip() -> str:
-    """The VIP exactly as the inventory computes it."""
-    # TEMPORARY until labctl.py vip exists (after the split).
-    script = SCENARIO / "files" / "lab_vip_tmp.py"
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout.strip()
+    """The VIP exactly as the inventory computes it (labctl.py vip)."""
+    return _labctl("vip")
+
+
+def _labctl(*args: str) -> str:
+    return subprocess.run([sys.executable, str(PROJECT / "lab" / "labctl.py"), *args],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def address(name: str) -> str:
-    return subprocess.run([sys.executable, str(PROJECT / "lab" / "labctl.py"), "address", name],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return _labctl("address", name)
 
 
 def vip_holders() -> list:

@@ -11,20 +11,16 @@ import os
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.module_utils import _x509
 from ansible_collections.dockyard.registry.plugins.modules import x509_csr
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 SANS = ["registry.example.com", "IP:192.0.2.10"]
 
 
-def run(capsys, check_mode=False, diff=False, **args):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            x509_csr.main()
-    return json.loads(capsys.readouterr().out)
+def run(check_mode=False, diff=False, **args):
+    """The result as Ansible prints it (no_log values masked)."""
+    return run_module(x509_csr, check_mode=check_mode, diff=diff, **args).output
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +44,8 @@ def install(result, args, ca, validity=365):
         handle.write(_x509.dump_certificate(cert))
 
 
-def test_first_run_creates_the_key_and_asks_for_a_certificate(capsys, args, ca):
-    result = run(capsys, **args)
+def test_first_run_creates_the_key_and_asks_for_a_certificate(args, ca):
+    result = run(**args)
     assert result["changed"] and result["privatekey_changed"] and result["reissue"]
     assert result["reasons"] == ["private key missing", "certificate missing"]
     assert os.stat(args["privatekey_path"]).st_mode & 0o777 == 0o600
@@ -59,52 +55,52 @@ def test_first_run_creates_the_key_and_asks_for_a_certificate(capsys, args, ca):
     assert "PRIVATE KEY" not in json.dumps(result)
 
 
-def test_installed_certificate_is_left_alone(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
+def test_installed_certificate_is_left_alone(args, ca):
+    install(run(**args), args, ca)
     key_before = open(args["privatekey_path"], "rb").read()
-    result = run(capsys, **args)
+    result = run(**args)
     assert not result["changed"] and not result["reissue"] and result["reasons"] == [] and result["csr"] is None
     assert result["current"]["subject_alt_name"] == ["DNS:registry.example.com", "IP:192.0.2.10"]
     assert open(args["privatekey_path"], "rb").read() == key_before
 
 
-def test_san_change_asks_for_one_reissue(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
+def test_san_change_asks_for_one_reissue(args, ca):
+    install(run(**args), args, ca)
     changed = dict(args, subject_alt_name=SANS + ["mirror.example.com"])
-    result = run(capsys, **changed)
+    result = run(**changed)
     assert result["reissue"] and not result["changed"]
     assert result["reasons"] == ["SANs differ: add DNS:mirror.example.com"]
     install(result, changed, ca)
-    assert not run(capsys, **changed)["reissue"]
+    assert not run(**changed)["reissue"]
 
 
-def test_lower_validity_asks_for_one_reissue(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
-    result = run(capsys, validity_days=90, **args)
+def test_lower_validity_asks_for_one_reissue(args, ca):
+    install(run(**args), args, ca)
+    result = run(validity_days=90, **args)
     assert result["reasons"] == ["validity is 365 days, wanted 90"]
     install(result, args, ca, validity=90)
-    assert not run(capsys, validity_days=90, **args)["reissue"]
+    assert not run(validity_days=90, **args)["reissue"]
 
 
-def test_key_type_change_replaces_the_key_with_a_backup(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
-    result = run(capsys, key_type="rsa-2048", backup=True, **args)
+def test_key_type_change_replaces_the_key_with_a_backup(args, ca):
+    install(run(**args), args, ca)
+    result = run(key_type="rsa-2048", backup=True, **args)
     assert result["changed"] and result["privatekey_changed"] and result["key_type"] == "rsa-2048"
     assert result["reasons"] == ["key type changed: ecdsa-p256 -> rsa-2048", "private key replaced"]
     assert os.stat(result["backup_privatekey"]).st_mode & 0o777 == 0o600
     assert _x509.key_type_of(_x509.load_csr(result["csr"]).public_key()) == "rsa-2048"
 
 
-def test_certificate_from_another_ca_is_reissued(capsys, args, tmp_path):
+def test_certificate_from_another_ca_is_reissued(args, tmp_path):
     other_key = _x509.generate_private_key("ecdsa-p256")
     other = _x509.build_ca_certificate(other_key, _x509.parse_subject({"CN": "Old CA"}), 100, _x509.utcnow())
-    install(run(capsys, **args), args, (other_key, other))
-    result = run(capsys, **args)
+    install(run(**args), args, (other_key, other))
+    result = run(**args)
     assert result["reissue"] and result["reasons"][0].startswith("issued by a different CA")
 
 
-def test_check_mode_on_a_fresh_host(capsys, args):
-    result = run(capsys, check_mode=True, diff=True, **args)
+def test_check_mode_on_a_fresh_host(args):
+    result = run(check_mode=True, diff=True, **args)
     assert result["changed"] and result["reissue"] and result["csr"] is None
     assert not os.path.exists(args["privatekey_path"])
     assert result["diff"]["before"] == {"privatekey": {}, "certificate": {}}
@@ -113,9 +109,9 @@ def test_check_mode_on_a_fresh_host(capsys, args):
     assert after["certificate"]["subject_alt_name"] == ["DNS:registry.example.com", "IP:192.0.2.10"]
 
 
-def test_check_mode_with_a_san_change_returns_a_csr_and_a_diff(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
-    result = run(capsys, check_mode=True, diff=True, **dict(args, subject_alt_name=["registry.example.com"]))
+def test_check_mode_with_a_san_change_returns_a_csr_and_a_diff(args, ca):
+    install(run(**args), args, ca)
+    result = run(check_mode=True, diff=True, **dict(args, subject_alt_name=["registry.example.com"]))
     assert not result["changed"] and result["reissue"] and result["csr"]
     before, after = result["diff"]["before"]["certificate"], result["diff"]["after"]["certificate"]
     assert before["subject_alt_name"] == ["DNS:registry.example.com", "IP:192.0.2.10"]
@@ -123,8 +119,8 @@ def test_check_mode_with_a_san_change_returns_a_csr_and_a_diff(capsys, args, ca)
     assert set(before) == {"subject", "subject_alt_name", "not_after", "fingerprint"}
 
 
-def test_discovered_names_are_added_and_bad_ones_skipped(capsys, args):
-    result = run(capsys, optional_subject_alt_name=["proxy_1", "proxy1", "192.0.2.10", ""], **args)
+def test_discovered_names_are_added_and_bad_ones_skipped(args):
+    result = run(optional_subject_alt_name=["proxy_1", "proxy1", "192.0.2.10", ""], **args)
     assert result["subject_alt_name"] == ["DNS:registry.example.com", "IP:192.0.2.10", "DNS:proxy1"]
     assert len(result["skipped_names"]) == 1 and "underscores" in result["skipped_names"][0]
     assert "proxy_1" in json.dumps(result["warnings"])
@@ -136,50 +132,50 @@ def test_discovered_names_are_added_and_bad_ones_skipped(capsys, args):
     (["DNS:192.0.2.1"], "write it as IP:192.0.2.1"),
     ([], "at least one DNS name or IP address"),
 ])
-def test_invalid_sans_are_refused(capsys, args, sans, message):
-    result = run(capsys, **dict(args, subject_alt_name=sans))
+def test_invalid_sans_are_refused(args, sans, message):
+    result = run(**dict(args, subject_alt_name=sans))
     assert result["failed"] and message in result["msg"]
     assert not os.path.exists(args["privatekey_path"])
 
 
-def test_a_key_file_that_is_not_a_key_is_refused(capsys, args):
+def test_a_key_file_that_is_not_a_key_is_refused(args):
     with open(args["privatekey_path"], "w") as handle:
         handle.write("hello\n")
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] and "is not a PEM private key" in result["msg"]
     assert open(args["privatekey_path"]).read() == "hello\n"
 
 
-def test_an_encrypted_server_key_is_refused(capsys, args):
+def test_an_encrypted_server_key_is_refused(args):
     with open(args["privatekey_path"], "wb") as handle:
         handle.write(_x509.dump_private_key(_x509.generate_private_key("ecdsa-p256"), "pw"))
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] and "must not be encrypted" in result["msg"]
 
 
-def test_a_certificate_file_that_is_not_a_certificate_is_refused(capsys, args):
+def test_a_certificate_file_that_is_not_a_certificate_is_refused(args):
     with open(args["certificate_path"], "w") as handle:
         handle.write("junk\n")
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] and "is not a PEM certificate" in result["msg"]
 
 
-def test_a_bad_ca_certificate_is_refused(capsys, args):
-    result = run(capsys, **dict(args, ca_certificate="nope"))
+def test_a_bad_ca_certificate_is_refused(args):
+    result = run(**dict(args, ca_certificate="nope"))
     assert result["failed"] and "ca_certificate is not a PEM certificate" in result["msg"]
 
 
-def test_renew_before_longer_than_validity_is_refused(capsys, args):
-    result = run(capsys, validity_days=30, renew_before_days=60, **args)
+def test_renew_before_longer_than_validity_is_refused(args):
+    result = run(validity_days=30, renew_before_days=60, **args)
     assert result["failed"] and "must be shorter than validity_days" in result["msg"]
 
 
-def test_force_replaces_the_key(capsys, args, ca):
-    install(run(capsys, **args), args, ca)
-    result = run(capsys, force=True, **args)
+def test_force_replaces_the_key(args, ca):
+    install(run(**args), args, ca)
+    result = run(force=True, **args)
     assert result["privatekey_changed"] and result["reissue"] and result["reasons"][0] == "force: true"
 
 
-def test_empty_subject_is_allowed(capsys, args):
-    result = run(capsys, subject={}, **args)
+def test_empty_subject_is_allowed(args):
+    result = run(subject={}, **args)
     assert len(_x509.load_csr(result["csr"]).subject) == 0
