@@ -10,23 +10,20 @@ localhost`` with localhost in the inventory.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ansible_collections.dockyard.registry.tests.harness import run_playbook
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 def run_validate(tmp_path, proxies, extra_vars=None):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
     inventory = {"all": {
         "vars": dict({"dockyard_registry_name": "registry.example.test",
                       "dockyard_registry_users": [{"name": "ci", "password": "shared-secret-1"}]},
@@ -39,10 +36,7 @@ def run_validate(tmp_path, proxies, extra_vars=None):
         }}}
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(inventory))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"))
-    return subprocess.run([str(PLAYBOOK), "-i", str(path), "--limit", "localhost", str(REPO / "playbooks" / "validate.yml")],
-                          capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=300)
+    return run_playbook("-i", str(path), "--limit", "localhost", str(REPO / "playbooks" / "validate.yml"), timeout=300)
 
 
 def test_two_equal_proxies_with_one_vip_pass(tmp_path):

@@ -10,25 +10,18 @@ import os
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.module_utils import _nginx_build_cache as cache
 from ansible_collections.dockyard.registry.plugins.modules import nginx_build_cache
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 RECIPE = cache.build_recipe("1.26.3", "69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa",
                             ["--prefix=/opt/nginx", "--user=www", "--group=www", "--with-http_ssl_module"],
                             "Debian", "12", "x86_64")
 
 
-def run(check_mode=False, **params):
+def run(check_mode=None, **params):
     params.setdefault("recipe", RECIPE)
-    if check_mode:
-        params["_ansible_check_mode"] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            nginx_build_cache.main()
-    return caught.value
+    return run_module(nginx_build_cache, check_mode=check_mode, **params)
 
 
 def test_query_an_empty_cache_changes_nothing(tmp_path):
