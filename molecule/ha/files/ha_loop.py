@@ -48,6 +48,8 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self):
         sock = socket.create_connection((self.host, self.port), self.timeout)
         self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name)
+        # kept here: http.client drops self.sock once a "Connection: close" answer is read
+        self.peer_certificate = self.sock.getpeercert(binary_form=True) or b""
 
 
 def request(args, ctx, address, path, headers):
@@ -57,7 +59,7 @@ def request(args, ctx, address, path, headers):
         conn.request("GET", path, headers=dict(headers, Host=args.name, Connection="close"))
         resp = conn.getresponse()
         resp.read()
-        cert = conn.sock.getpeercert(binary_form=True) if conn.sock else b""
+        cert = getattr(conn, "peer_certificate", b"")
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, hashlib.sha256(cert).hexdigest()
     finally:
         conn.close()

@@ -169,7 +169,7 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, *options: str) -
     args = ["-i", INVENTORY, *options, str(PROJECT / "playbooks" / playbook)]
     if extra_vars:
         args += ["-e", json.dumps(extra_vars)]
-    return _run_playbook(*args, timeout=900)
+    return _run_playbook(*args, timeout=900, env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"})
 
 
 @pytest.fixture(scope="session")

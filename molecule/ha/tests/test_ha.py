@@ -41,6 +41,12 @@ def cache_index() -> dict:
     return matching[0]
 
 
+def slowest_tasks(output: str, count: int = 5) -> list:
+    """The slowest tasks of a run with the profile_tasks callback (what the rollout spends time on)."""
+    found = re.findall(r"^(.+?) -+ ([0-9.]+)s$", output, re.MULTILINE)
+    return [f"{name.strip()[:70]}: {seconds}s" for name, seconds in sorted(found, key=lambda x: -float(x[1]))[:count]]
+
+
 def wait_healthy(proxy: str) -> None:
     host = lab_host(proxy)
     wait_for(lambda: host.run("systemctl is-active --quiet nginx keepalived").rc == 0, 60, 0.5,
@@ -50,12 +56,19 @@ def wait_healthy(proxy: str) -> None:
     wait_for(lambda: keepalived_state(proxy) == "BACKUP", 30, 0.5, f"keepalived BACKUP on {proxy}")
 
 
-def failover(label: str, pull_image: str, action, restore) -> dict:
-    """Move the VIP off its holder with ``action`` under the load loop; ``restore`` the old holder;
-    check the VIP stayed where it went. Returns the numbers."""
+def certificate_sha256(proxy: str) -> str:
+    """sha256 of the DER certificate ``proxy`` serves (what the load loop records per answer)."""
+    return lab_host(proxy).check_output(
+        f"openssl x509 -in {TLS_DIR}/registry.crt -outform der | sha256sum").split()[0]
+
+
+def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed: bool = False) -> dict:
+    """Move the VIP off its holder with ``action`` under the load loop, ``restore`` the old holder,
+    check the VIP stayed where it went. Returns (and reports) the numbers."""
     holder = single_holder()
     backup = other(holder)
     the_vip = vip()
+    certs = {certificate_sha256(p): p for p in PROXIES}
     # ha-b1 talks to the VIP once, so its ARP cache holds the holder's MAC; it sends nothing more.
     lab_host("ha-b1").run(f"ping -c 1 -W 1 {the_vip}")
     assert neighbour_mac("ha-b1", the_vip) == mac(holder)
@@ -63,20 +76,23 @@ def failover(label: str, pull_image: str, action, restore) -> dict:
         time.sleep(2)
         acted = time.time()
         action(holder)
-        moved = wait_for(lambda: time.time() if vip_holders() == [backup] else None, 20, 0.1,
-                         f"the VIP to move from {holder} to {backup}")
-        time.sleep(4)
+        wait_for(lambda: vip_holders() == [backup], 20, 0.2, f"the VIP to move from {holder} to {backup}")
+        time.sleep(3)
         garp_mac = neighbour_mac("ha-b1", the_vip)
     result = loop.result
     restore(holder)
     wait_healthy(holder)
     time.sleep(NO_FLAP_WAIT)
+    served = {certs.get(cert, cert[:12]): info for cert, info in result["served_by"].items()}
     numbers = {
         "from": holder, "to": backup,
-        "vip_moved_after_seconds": round(moved - acted, 2),
+        # the first answer through the VIP from the new holder, after the action
+        "first_answer_from_new_holder_after_seconds": round(served[backup]["first"] - acted, 2) if backup in served else None,
         "gap_seconds": result["gap_seconds"],
         "requests": result["requests"], "failed_requests": result["failed_requests"],
+        "request_errors": sorted({f[2].split(":")[0] for f in result["failures"]}),
         "pulls": result["pulls"], "failed_pulls": result["failed_pulls"],
+        "pull_errors": [p[3][-120:] for p in result["pull_failures"]],
         "pull_seconds_max": result["pull_seconds_max"],
         "holder_after_return": vip_holders(),
         "returned_proxy_state": keepalived_state(holder),
@@ -86,13 +102,16 @@ def failover(label: str, pull_image: str, action, restore) -> dict:
     assert garp_mac == mac(backup), (
         f"ha-b1 (no traffic to the VIP since) still maps {the_vip} to {garp_mac}, not {backup}'s {mac(backup)}: "
         "the gratuitous ARP did not reach it")
-    assert len(result["served_by"]) == 2, f"both proxies should have answered through the VIP: {result['served_by']}"
-    assert result["last_ok"] > moved, "no answer through the VIP after it moved"
+    assert sorted(served) == sorted(PROXIES), f"both proxies should have answered through the VIP: {served}"
+    assert served[holder]["first"] < acted < served[backup]["first"], numbers
+    assert result["last_ok"] > served[backup]["first"], "no answer through the VIP after it moved"
     assert result["gap_seconds"] <= MAX_GAP_SECONDS, numbers | {"gap": [result["gap_from"], result["gap_to"]],
                                                                  "failures": result["failures"]}
     assert result["pulls"] >= 3, numbers
-    assert result["failed_pulls"] == 0, numbers | {"pull_failures": result["pull_failures"]}
+    if not failed_pulls_allowed:
+        assert result["failed_pulls"] == 0, numbers | {"pull_failures": result["pull_failures"]}
     assert vip_holders() == [backup], f"the VIP went back to {holder} after it returned (preemption): {numbers}"
+    assert numbers["returned_proxy_state"] == "BACKUP", numbers
     return numbers
 
 
@@ -233,7 +252,11 @@ def test_stopping_the_whole_proxy_moves_the_vip_without_a_failed_pull(pull_image
 
 
 def test_a_hung_nginx_is_caught_by_the_health_check(pull_image):
-    """nginx's processes exist but do not answer (SIGSTOP): the health check, not the process, moves the VIP."""
+    """nginx's processes exist but do not answer (SIGSTOP): the health check, not the process, moves the VIP.
+
+    Connections already open to the hung nginx stay stuck until the client's own timeout (docker's
+    TLS handshake timeout is 10 s): a pull that started on one fails, which no VIP can prevent. So
+    here the numbers of failed pulls are reported, not required to be 0; the gap is."""
     def hang(proxy):
         sh(lab_host(proxy), "systemctl kill --signal=SIGSTOP nginx")
 
@@ -243,35 +266,35 @@ def test_a_hung_nginx_is_caught_by_the_health_check(pull_image):
         assert host.run("systemctl is-active --quiet nginx keepalived").rc == 0  # both processes still there
         sh(host, "systemctl kill --signal=SIGCONT nginx")
 
-    failover("nginx_hung", pull_image, hang, resume)
+    failover("nginx_hung", pull_image, hang, resume, failed_pulls_allowed=True)
 
 
 # --- one proxy at a time ------------------------------------------------------------------------
 
 
 def test_a_rolling_configuration_change_fails_no_request(pull_image):
-    """nginx.yml changes both proxies one at a time under the loop; the backup proxy, which lost its
-    nginx binary (as a rebuilt host would), gets it from the build cache without a compile."""
+    """nginx.yml (--tags nginx_configure) adds a response header on both proxies, one at a time, under
+    the loop: every request through the VIP and to each proxy directly succeeds, and the proxies
+    switch in inventory order, one after the other."""
     value = uuid.uuid4().hex[:12]
-    backup = other(single_holder())
-    index_before = cache_index()
-    sh(lab_host(backup), f"rm -f {NGINX_BINARY} {BUILD_RECORD}")
     watch = {p: address(p) for p in PROXIES}
-    with LoadLoop("rolling_change", image=pull_image, watch=watch, watch_value=value) as loop:
+    with LoadLoop("rolling_change", image=pull_image, watch=watch, watch_value=value, max_seconds=900) as loop:
         time.sleep(2)
         started = time.time()
-        proc = run_playbook("nginx.yml", {"nginx_extra_server_config": f'add_header X-Dockyard-Rollout "{value}" always;'})
+        proc = run_playbook("nginx.yml", {"nginx_extra_server_config": f'add_header X-Dockyard-Rollout "{value}" always;'},
+                            "--tags", "nginx_configure")
         ended = time.time()
         time.sleep(2)
     result = loop.result
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert result["stopped_by"] == "stop-file", result
     firsts = result["watch_first"]
     numbers = {"playbook_seconds": round(ended - started, 1), "requests": result["requests"],
                "failed_requests": result["failed_requests"], "pulls": result["pulls"],
                "failed_pulls": result["failed_pulls"], "gap_seconds": result["gap_seconds"],
                "per_proxy_requests": result["watch_requests"], "per_proxy_failed": result["watch_failed_requests"],
                "changed_at": {p: round(t - started, 1) for p, t in firsts.items()},
-               "reinstalled": backup}
+               "slowest_tasks": slowest_tasks(proc.stdout)}
     report("rolling_change", numbers)
     assert result["failed_requests"] == 0 and result["failed_pulls"] == 0, numbers | {"failures": result["failures"],
                                                                                      "pull_failures": result["pull_failures"]}
@@ -280,10 +303,3 @@ def test_a_rolling_configuration_change_fails_no_request(pull_image):
     # one at a time, in inventory order (serial: 1 with a health gate between proxies)
     assert firsts[PROXIES[0]] < firsts[PROXIES[1]], numbers
     assert firsts[PROXIES[1]] - firsts[PROXIES[0]] >= 3, numbers
-    record = json.loads(lab_host(backup).check_output(f"cat {BUILD_RECORD}"))
-    assert record["source"] == "cache", record
-    assert cache_index() == index_before, "the reinstall must not compile or publish again"
-    sums = {lab_host(p).check_output(f"sha256sum {NGINX_BINARY}").split()[0] for p in PROXIES}
-    assert len(sums) == 1
-    master = lab_host(backup).check_output("readlink /proc/$(systemctl show -p MainPID --value nginx)/exe").strip()
-    assert master == NGINX_BINARY
