@@ -13,7 +13,8 @@ Tested with cryptography 38.0.4 (Debian 12's python3-cryptography) and 50.0.2.
 The package is split by concern: ``common`` (cryptography availability, time, constants), ``keys``,
 ``certs`` (load/dump, extensions, metadata), ``names`` (subjects, DNS/IP SANs, name constraints),
 ``issue`` (building and signing), ``plan`` (the decisions with their reasons) and ``files``
-(atomic writes). This file re-exports what the modules and filters use (``_x509.sign_csr``).
+(atomic writes), ``constraints`` (X.509 name constraints, used as ``_x509.constraints``).
+This file re-exports what the modules and filters use (``_x509.sign_csr``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys impor
     load_private_key, public_keys_match,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.certs import (  # noqa: F401
-    certificate_sans, describe_certificate, describe_name, dump_certificate, dump_csr, fingerprint,
-    has_server_auth, is_ca_certificate, is_issued_by, load_certificate, load_csr,
+    USAGES, certificate_sans, describe_certificate, describe_name, dump_certificate, dump_csr,
+    extended_key_usages, fingerprint, has_server_auth, is_ca_certificate, is_issued_by,
+    load_certificate, load_csr,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.names import (  # noqa: F401
     SUBJECT_KEYS, default_server_subject, normalize_dns_name, parse_san, parse_sans, parse_subject,
@@ -44,3 +46,4 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.plan impor
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.files import (  # noqa: F401
     read_file, write_file_atomic,
 )
+from ansible_collections.dockyard.registry.plugins.module_utils._x509 import constraints  # noqa: F401

@@ -69,9 +69,25 @@ def is_ca_certificate(cert):
     return bool(bc is not None and bc.ca)
 
 
-def has_server_auth(cert):
+# What a leaf certificate is for: its one extended key usage.
+USAGES = ("server", "client")
+
+
+def _usage_oid(usage):
+    if usage not in USAGES:
+        raise ValueError("usage must be one of %s, got %r" % (", ".join(USAGES), usage))
+    return ExtendedKeyUsageOID.SERVER_AUTH if usage == "server" else ExtendedKeyUsageOID.CLIENT_AUTH
+
+
+def extended_key_usages(cert):
+    """The leaf usages (``server``, ``client``) the certificate's extendedKeyUsage names."""
     eku = _extension(cert, x509.ExtendedKeyUsage)
-    return eku is not None and ExtendedKeyUsageOID.SERVER_AUTH in list(eku)
+    oids = list(eku) if eku is not None else []
+    return [u for u in USAGES if _usage_oid(u) in oids]
+
+
+def has_server_auth(cert):
+    return "server" in extended_key_usages(cert)
 
 
 def _verify_signature(cert, issuer_public_key):

@@ -13,14 +13,16 @@ import os
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 except ImportError:
     pass  # common.HAS_CRYPTOGRAPHY is False: the modules fail with missing_required_lib first
 
-from ansible_collections.dockyard.registry.plugins.module_utils._x509.certs import _extension, describe_certificate, dump_certificate, is_ca_certificate
+from ansible_collections.dockyard.registry.plugins.module_utils._x509 import constraints
+from ansible_collections.dockyard.registry.plugins.module_utils._x509.certs import (
+    _extension, _usage_oid, describe_certificate, dump_certificate, is_ca_certificate)
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.common import BACKDATE, format_time, not_after
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys import _signature_hash, public_keys_match
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.names import normalize_dns_name, parse_sans, san_string, san_strings
+
 
 def validate_timing(validity_days, renew_before_days, what="certificate"):
     """``renew_before`` must be shorter than the validity, else every run would reissue."""
@@ -46,8 +48,9 @@ def random_serial(attempt=0):
     return int.from_bytes(bytes(raw), "big")
 
 
-def build_ca_certificate(key, subject, validity_days, now, path_length=0, serial=None):
-    """Self-signed CA certificate: CA:TRUE (critical), keyCertSign + cRLSign (critical), SKI, AKI."""
+def build_ca_certificate(key, subject, validity_days, now, path_length=0, serial=None, name_constraints=None):
+    """Self-signed CA certificate: CA:TRUE (critical), keyCertSign + cRLSign (critical), SKI, AKI and,
+    when ``name_constraints`` lists permitted names, a critical nameConstraints extension."""
     if int(validity_days) < 1:
         raise ValueError("CA validity_days must be at least 1, got %r" % validity_days)
     if len(subject) == 0:
@@ -69,18 +72,21 @@ def build_ca_certificate(key, subject, validity_days, now, path_length=0, serial
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
     )
+    if name_constraints:
+        builder = builder.add_extension(constraints.extension(name_constraints), critical=True)
     return builder.sign(key, _signature_hash(key))
 
 
-def build_csr(key, subject, sans):
-    """CSR carrying the subject and the SAN extension (what the signer copies into the certificate)."""
-    if not sans:
+def build_csr(key, subject, sans, usage="server"):
+    """CSR carrying the subject and the SAN extension (what the signer copies into the certificate).
+    A server certificate needs SANs (clients ignore the commonName); a client certificate may have none."""
+    if not sans and usage == "server":
         raise ValueError("at least one subject_alt_name is required (clients ignore the commonName)")
-    builder = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(subject)
-        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=len(subject) == 0)
-    )
+    if not sans and len(subject) == 0:
+        raise ValueError("a certificate without subject_alt_name needs a subject")
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=len(subject) == 0)
     return builder.sign(key, _signature_hash(key))
 
 
@@ -99,7 +105,7 @@ def csr_sans(csr):
     return list(san)
 
 
-def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None):
+def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None, usage="server"):
     """Check everything ``sign_csr`` needs and compute the validity window.
 
     Returns ``(sans, not_before, not_after, warnings)``. ``notAfter`` is capped at the CA's
@@ -113,9 +119,12 @@ def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None
         raise ValueError("the CA certificate expired on %s: renew the CA first" % format_time(ca_end))
     if int(validity_days) < 1:
         raise ValueError("validity_days must be at least 1, got %r" % validity_days)
+    _usage_oid(usage)
     sans = csr_sans(csr)
-    if not sans:
+    if not sans and usage == "server":
         raise ValueError("the CSR has no subjectAltName: clients ignore the commonName, SANs are required")
+    if not sans and len(csr.subject) == 0:
+        raise ValueError("the CSR has neither a subject nor a subjectAltName")
     for name in sans:
         if not isinstance(name, (x509.DNSName, x509.IPAddress)):
             raise ValueError("the CSR asks for an unsupported SAN %s: only DNS and IP names are signed"
@@ -127,6 +136,14 @@ def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None
         if set(san_strings(wanted)) != set(san_strings(sans)):
             raise ValueError("the CSR asks for SANs %s but subject_alt_name is %s" % (
                 ", ".join(sorted(san_strings(sans))), ", ".join(sorted(san_strings(wanted)))))
+    refused = constraints.outside(sans, ca_cert)
+    if refused:
+        raise ValueError(
+            "%s %s outside the CA's name constraints (%s): the CA cannot sign for %s. Widen the CA's "
+            "permitted names and re-sign the CA certificate with the same key (clients that receive the new "
+            "CA certificate keep trusting every certificate issued so far)"
+            % (", ".join(refused), "is" if len(refused) == 1 else "are", constraints.describe(ca_cert),
+               "it" if len(refused) == 1 else "them"))
     end = now + datetime.timedelta(days=int(validity_days))
     if end > ca_end:
         warnings.append("the certificate's notAfter is capped at the CA certificate's notAfter (%s); "
@@ -136,14 +153,15 @@ def prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans=None
     return sans, now - BACKDATE, end, warnings
 
 
-def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None, serial=None):
-    """Issue a TLS server certificate for ``csr``. Returns ``(certificate, warnings)``.
+def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None, serial=None, usage="server"):
+    """Issue a TLS server (``usage="server"``) or client certificate for ``csr``. Returns
+    ``(certificate, warnings)``.
 
     The certificate copies the CSR's subject and DNS/IP SANs, and carries CA:FALSE, keyUsage
-    digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth, SKI and AKI (the CA's SKI).
-    See ``prepare_signing`` for the checks and the validity window.
+    digitalSignature (+ keyEncipherment for RSA server keys), one EKU (serverAuth or clientAuth),
+    SKI and AKI (the CA's SKI). See ``prepare_signing`` for the checks and the validity window.
     """
-    sans, start, end, warnings = prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans)
+    sans, start, end, warnings = prepare_signing(csr, ca_cert, ca_key, validity_days, now, expected_sans, usage)
     public_key = csr.public_key()
     is_rsa = isinstance(public_key, rsa.RSAPublicKey)
     ca_ski = _extension(ca_cert, x509.SubjectKeyIdentifier)
@@ -161,14 +179,15 @@ def sign_csr(csr, ca_cert, ca_key, validity_days, now, expected_sans=None, seria
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
+            digital_signature=True, content_commitment=False, key_encipherment=is_rsa and usage == "server",
             data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
             encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=len(csr.subject) == 0)
+        .add_extension(x509.ExtendedKeyUsage([_usage_oid(usage)]), critical=False)
         .add_extension(_ski(public_key), critical=False)
         .add_extension(aki, critical=False)
     )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=len(csr.subject) == 0)
     return builder.sign(ca_key, _signature_hash(ca_key)), warnings
 
 

@@ -14,8 +14,9 @@ try:
 except ImportError:
     pass  # common.HAS_CRYPTOGRAPHY is False: the modules fail with missing_required_lib first
 
+from ansible_collections.dockyard.registry.plugins.module_utils._x509 import constraints
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.certs import (
-    _extension, certificate_sans, describe_name, has_server_auth, is_ca_certificate, is_issued_by)
+    _extension, certificate_sans, describe_name, extended_key_usages, is_ca_certificate, is_issued_by)
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.common import VALIDITY_TOLERANCE, format_time, not_after, not_before
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.issue import validate_timing
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys import key_type_of, public_keys_match
@@ -36,8 +37,7 @@ class CAPlan:
 
 @dataclass
 class ServerPlan:
-    """What the host using a server certificate needs: a new key? a new certificate? why?"""
-    regenerate_key: bool = False
+    """Whether a leaf certificate must be (re)issued, and why (the key decision is plan_server_key)."""
     reissue: bool = False
     reasons: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -52,8 +52,12 @@ def _days(delta):
 
 
 def plan_ca(key, cert, key_type, subject, validity_days, renew_before_days, now,
-            path_length=0, force=False, reissue_certificate=False):
+            path_length=0, force=False, reissue_certificate=False, name_constraints=None):
     """Decide what to do with the CA. ``key``/``cert`` are loaded objects or ``None`` (missing).
+
+    ``name_constraints`` (permitted names, or ``None`` to leave them alone) is drift like the
+    subject: a new CA gets them, an existing one is re-signed with them only with
+    ``reissue_certificate``.
 
     An existing key is never replaced and an existing certificate is never re-signed unless
     ``force`` (new key and certificate) or ``reissue_certificate`` (re-sign the certificate with
@@ -95,6 +99,13 @@ def plan_ca(key, cert, key_type, subject, validity_days, renew_before_days, now,
     wanted = datetime.timedelta(days=int(validity_days))
     if abs(lifetime - wanted) > VALIDITY_TOLERANCE:
         drift.append("validity is %d days, wanted %d" % (_days(lifetime), int(validity_days)))
+    if name_constraints is not None:
+        current = constraints.of_certificate(cert)
+        have = current["permitted"] if current else []
+        want = [constraints.constraint_string(gn) for gn in constraints.normalize(name_constraints)]
+        if set(have) != set(want):
+            drift.append("name constraints are %s, wanted %s" % (
+                ", ".join(have) if current else "none", ", ".join(want) or "none"))
     bc = _extension(cert, x509.BasicConstraints)
     if bc.path_length != path_length:
         drift.append("path length is %s, wanted %s" % (bc.path_length, path_length))
@@ -126,7 +137,7 @@ def plan_server_key(key, key_type, force=False):
 
 
 def plan_certificate(cert, key, ca_cert, subject, sans, validity_days, renew_before_days, now,
-                     key_replaced=False):
+                     key_replaced=False, usage="server"):
     """Decide whether a server certificate must be (re)issued, and say why.
 
     ``cert``/``key``/``ca_cert`` are loaded objects or ``None``; ``sans`` are GeneralNames or
@@ -146,8 +157,10 @@ def plan_certificate(cert, key, ca_cert, subject, sans, validity_days, renew_bef
     if ca_cert is not None and not is_issued_by(cert, ca_cert):
         reasons.append("issued by a different CA (issuer '%s', CA '%s')" % (
             describe_name(cert.issuer), describe_name(ca_cert.subject)))
-    if not has_server_auth(cert):
-        reasons.append("not a TLS server certificate (no serverAuth extended key usage)")
+    usages = extended_key_usages(cert)
+    if usages != [usage]:
+        reasons.append("extended key usage is %s, wanted %s only" % (
+            " + ".join(u + "Auth" for u in usages) or "none", usage + "Auth"))
     if subject is not None and cert.subject != subject:
         reasons.append("subject differs: '%s' -> '%s'" % (describe_name(cert.subject), describe_name(subject)))
     wanted = [s if isinstance(s, str) else san_string(s) for s in sans]
