@@ -91,7 +91,8 @@ def derive(names, networks, lenient_names=()):
     Returns ``(constraint strings, skipped reasons)``."""
     entries, skipped = [], []
     for name in names or []:
-        entries.append(parse_constraint("DNS:" + str(name).strip()))
+        name = str(name).strip()
+        entries.append(parse_constraint("DNS:" + (name[2:] if name.startswith("*.") else name)))
     for name in lenient_names or []:
         if not name or not str(name).strip():
             continue
