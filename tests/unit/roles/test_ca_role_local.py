@@ -24,17 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.dockyard.registry.tests.harness import ansible_tool, run_playbook
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-
-
-def _collections_root():
-    parts = REPO.parts
-    if len(parts) >= 3 and parts[-3] == "ansible_collections":
-        return REPO.parent.parent.parent
-    return REPO / ".cache" / "collections"
+PLAYBOOK = Path(ansible_tool("ansible-playbook"))
 
 
 def _proxy_python():
@@ -86,18 +80,14 @@ def lab(tmp_path_factory):
     return make_lab(tmp_path_factory.mktemp("ca_role"))
 
 
-def run_playbook(lab, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
-    cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(lab / "site.yml")] + list(extra)
-    return subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+def run_lab_playbook(lab, *extra):
+    return run_playbook("-i", lab / "inventory.yml", lab / "site.yml", *extra, timeout=300,
+                        env={"ANSIBLE_LOCAL_TEMP": lab / ".tmp", "ANSIBLE_STDOUT_CALLBACK": "default",
+                             "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"})
 
 
 def play(lab, *extra):
-    proc = run_playbook(lab, *extra)
+    proc = run_lab_playbook(lab, *extra)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     recap = re.search(r"^proxy1\s*:\s*ok=(\d+)\s+changed=(\d+)", proc.stdout, re.MULTILINE)
     return int(recap.group(2)), proc.stdout
@@ -192,7 +182,7 @@ def test_a_missing_ca_directory_is_not_replaced_silently(tmp_path):
 
 
 def test_short_ca_passphrase_is_refused_before_anything_is_written(tmp_path):
-    proc = run_playbook(make_lab(tmp_path), "-e", '{"ca_key_passphrase": "short-pw"}')
+    proc = run_lab_playbook(make_lab(tmp_path), "-e", '{"ca_key_passphrase": "short-pw"}')
     assert proc.returncode != 0
     assert "ca_key_passphrase must be empty" in proc.stdout and "at least 12 characters" in proc.stdout
     assert "short-pw" not in proc.stdout + proc.stderr
