@@ -52,3 +52,18 @@ def test_object_store_rejects_wrong_credentials(s3_env):
                      s3_env["S3_REGION"])
     assert res.rc != 0
     assert "403" in res.stderr
+
+
+def test_backend2_started_bare_and_the_registry_role_installed_its_engine():
+    """backend2 runs the plain systemd image (no Docker in it): the engine is the registry role's work."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    image = subprocess.run(["docker", "inspect", "--format", "{{ .Config.Image }}", "backend2"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert image == "dockyard-lab/systemd:latest"
+    base = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
+                           "command -v dockerd || echo none"], capture_output=True, text=True, check=True)
+    assert base.stdout.strip() == "none", "the base image already has dockerd: the test proves nothing"
+    host = lab_host("backend2")
+    assert host.package("docker.io").is_installed and host.package("python3-requests").is_installed
+    assert host.service("docker").is_enabled and host.service("docker").is_running
+    assert host.run("docker inspect -f '{{ .State.Health.Status }}' registry").stdout.strip() == "healthy"

@@ -36,19 +36,26 @@ def args(tmp_path, ca):
             "ca_certificate": _x509.dump_certificate(ca[1]).decode(), "subject_alt_name": SANS}
 
 
-def install(result, args, ca, validity=365):
-    """What the role does: sign on the CA host, copy the certificate to the proxy."""
+def sign(result, ca, validity=365):
     csr = _x509.load_csr(result["csr"])
-    cert = _x509.sign_csr(csr, ca[1], ca[0], validity, _x509.utcnow(), result["subject_alt_name"])[0]
-    with open(args["certificate_path"], "wb") as handle:
-        handle.write(_x509.dump_certificate(cert))
+    return _x509.sign_csr(csr, ca[1], ca[0], validity, _x509.utcnow(), result["subject_alt_name"])[0]
+
+
+def install(result, args, ca, validity=365):
+    """What the role does: sign on the CA host, then install the certificate with its key on the proxy."""
+    pem = _x509.dump_certificate(sign(result, ca, validity)).decode()
+    keep = {k: args[k] for k in ("privatekey_path", "certificate_path")}
+    return run(certificate=pem, **keep)
 
 
 def test_first_run_creates_the_key_and_asks_for_a_certificate(args, ca):
     result = run(**args)
     assert result["changed"] and result["privatekey_changed"] and result["reissue"]
+    assert result["privatekey_pending"]
     assert result["reasons"] == ["private key missing", "certificate missing"]
-    assert os.stat(args["privatekey_path"]).st_mode & 0o777 == 0o600
+    # the new key waits next to where it goes until its certificate is installed
+    assert not os.path.exists(args["privatekey_path"])
+    assert os.stat(args["privatekey_path"] + ".pending").st_mode & 0o777 == 0o600
     csr = _x509.load_csr(result["csr"])
     assert _x509.san_strings(_x509.csr_sans(csr)) == ["DNS:registry.example.com", "IP:192.0.2.10"]
     assert csr.subject.rfc4514_string() == "CN=registry.example.com"
@@ -84,11 +91,130 @@ def test_lower_validity_asks_for_one_reissue(args, ca):
 
 def test_key_type_change_replaces_the_key_with_a_backup(args, ca):
     install(run(**args), args, ca)
+    key_path = args["privatekey_path"]
+    old_key, old_cert = open(key_path, "rb").read(), open(args["certificate_path"], "rb").read()
     result = run(key_type="rsa-2048", backup=True, **args)
     assert result["changed"] and result["privatekey_changed"] and result["key_type"] == "rsa-2048"
     assert result["reasons"] == ["key type changed: ecdsa-p256 -> rsa-2048", "private key replaced"]
-    assert os.stat(result["backup_privatekey"]).st_mode & 0o777 == 0o600
     assert _x509.key_type_of(_x509.load_csr(result["csr"]).public_key()) == "rsa-2048"
+    # the working pair is untouched until the new certificate is installed
+    assert open(key_path, "rb").read() == old_key and open(args["certificate_path"], "rb").read() == old_cert
+    pem = _x509.dump_certificate(sign(result, ca)).decode()
+    installed = run(privatekey_path=key_path, certificate_path=args["certificate_path"],
+                    certificate=pem, backup=True)
+    assert installed["installed"] and installed["privatekey_changed"] and installed["changed"]
+    assert os.stat(installed["backup_privatekey"]).st_mode & 0o777 == 0o600
+    assert open(installed["backup_privatekey"], "rb").read() == old_key
+    assert _x509.key_type_of(_x509.load_private_key(open(key_path, "rb").read())) == "rsa-2048"
+    assert os.stat(key_path).st_mode & 0o777 == 0o600 and not os.path.exists(key_path + ".pending")
+    assert not run(key_type="rsa-2048", **args)["reissue"]
+
+
+def test_a_failed_signing_leaves_the_working_pair_and_the_next_run_reuses_the_new_key(args, ca):
+    install(run(**args), args, ca)
+    key_path, cert_path = args["privatekey_path"], args["certificate_path"]
+    pair = open(key_path, "rb").read(), open(cert_path, "rb").read()
+    first = run(force=True, **args)  # ... and then the CA host is unreachable: no certificate
+    assert first["privatekey_pending"] and first["csr"]
+    assert (open(key_path, "rb").read(), open(cert_path, "rb").read()) == pair
+    cert = _x509.load_certificate(pair[1])
+    assert _x509.public_keys_match(cert.public_key(), _x509.load_private_key(pair[0]).public_key())
+    second = run(key_type="ecdsa-p256", **dict(args, subject_alt_name=SANS))
+    # no force now: the certificate still matches the working key, nothing to do, the pending key is dropped
+    assert not second["reissue"] and not os.path.exists(key_path + ".pending")
+    third = run(force=True, **args)
+    again = run(**dict(args, validity_days=90))  # a reissue without force reuses nothing stale
+    assert third["csr"] and again["reissue"]
+
+
+def test_a_pending_key_is_reused_while_its_certificate_is_missing(args, ca):
+    first = run(**args)  # fresh host: the key is pending, no certificate yet
+    second = run(**args)  # signing failed last time: same key, same CSR key
+    assert not second["changed"] and second["privatekey_pending"]
+    assert (_x509.load_csr(first["csr"]).public_key().public_numbers()
+            == _x509.load_csr(second["csr"]).public_key().public_numbers())
+    install(second, args, ca)
+    assert not run(**args)["reissue"]
+
+
+def test_an_interrupted_install_is_completed(args, ca):
+    result = run(**args)
+    cert = sign(result, ca)
+    with open(args["certificate_path"], "wb") as handle:  # the certificate was written, then the run died
+        handle.write(_x509.dump_certificate(cert))
+    again = run(**args)
+    assert again["changed"] and not again["reissue"]
+    assert again["reasons"][0].startswith("completed an interrupted key replacement")
+    key = _x509.load_private_key(open(args["privatekey_path"], "rb").read())
+    assert _x509.public_keys_match(key.public_key(), cert.public_key())
+    assert not os.path.exists(args["privatekey_path"] + ".pending")
+
+
+def test_install_refuses_a_certificate_for_another_key(args, ca):
+    install(run(**args), args, ca)
+    other = _x509.generate_private_key("ecdsa-p256")
+    csr = _x509.build_csr(other, _x509.parse_subject({"CN": "x"}), _x509.parse_sans(SANS)[0])
+    pem = _x509.dump_certificate(_x509.sign_csr(csr, ca[1], ca[0], 30, _x509.utcnow())[0]).decode()
+    before = open(args["certificate_path"], "rb").read()
+    result = run(privatekey_path=args["privatekey_path"], certificate_path=args["certificate_path"],
+                 certificate=pem)
+    assert result["failed"] and "matches neither" in result["msg"]
+    assert open(args["certificate_path"], "rb").read() == before
+
+
+def test_client_certificate_without_sans(tmp_path, ca):
+    args = {"privatekey_path": str(tmp_path / "client.key"), "certificate_path": str(tmp_path / "client.crt"),
+            "ca_certificate": _x509.dump_certificate(ca[1]).decode(), "usage": "client",
+            "subject": {"CN": "dockyard proxy p1"}}
+    result = run(**args)
+    csr = _x509.load_csr(result["csr"])
+    assert _x509.csr_sans(csr) == [] and result["subject_alt_name"] == []
+    cert = _x509.sign_csr(csr, ca[1], ca[0], 90, _x509.utcnow(), [], usage="client")[0]
+    assert _x509.extended_key_usages(cert) == ["client"]
+    install_args = {k: args[k] for k in ("privatekey_path", "certificate_path")}
+    assert run(certificate=_x509.dump_certificate(cert).decode(), **install_args)["installed"]
+    again = run(validity_days=90, **args)
+    assert not again.get("failed"), again.get("msg")
+    assert not again["reissue"]
+    # the same key with a server certificate is reissued as a client one
+    server = _x509.sign_csr(_x509.build_csr(_x509.load_private_key(open(args["privatekey_path"], "rb").read()),
+                                            csr.subject, _x509.parse_sans(["p1"])[0]),
+                            ca[1], ca[0], 90, _x509.utcnow())[0]
+    with open(args["certificate_path"], "wb") as handle:
+        handle.write(_x509.dump_certificate(server))
+    assert run(validity_days=90, **args)["reasons"] == [
+        "extended key usage is serverAuth, wanted clientAuth only", "SANs differ: remove DNS:p1"]
+
+
+def test_server_certificate_needs_a_san(args):
+    result = run(**dict(args, subject_alt_name=[]))
+    assert result["failed"] and "at least one" in result["msg"]
+
+
+@pytest.fixture(scope="module")
+def constrained_ca():
+    key = _x509.generate_private_key("ecdsa-p256")
+    cert = _x509.build_ca_certificate(key, _x509.parse_subject({"CN": "Constrained"}), 3650, _x509.utcnow(),
+                                      name_constraints=["DNS:registry.example.com", "IP:192.0.2.0/24"])
+    return key, cert
+
+
+def test_names_outside_the_ca_constraints_are_refused_before_anything_is_written(args, constrained_ca):
+    wanted = dict(args, ca_certificate=_x509.dump_certificate(constrained_ca[1]).decode(),
+                  subject_alt_name=SANS + ["www.example.org"])
+    result = run(**wanted)
+    assert result["failed"] and "DNS:www.example.org is outside the CA's name constraints" in result["msg"]
+    assert "ca_name_constraints_extra" in result["msg"] and "ca_reissue_certificate" in result["msg"]
+    assert not os.listdir(os.path.dirname(args["privatekey_path"]))
+
+
+def test_optional_names_outside_the_ca_constraints_are_skipped(args, constrained_ca):
+    wanted = dict(args, ca_certificate=_x509.dump_certificate(constrained_ca[1]).decode(),
+                  subject_alt_name=SANS + ["b1.registry.example.com"], optional_subject_alt_name=["proxy1", "IP:10.0.0.5"])
+    result = run(**wanted)
+    assert result["subject_alt_name"] == ["DNS:registry.example.com", "IP:192.0.2.10", "DNS:b1.registry.example.com"]
+    assert any("DNS:proxy1 is outside" in s for s in result["skipped_names"])
+    assert any("IP:10.0.0.5 is outside" in s for s in result["skipped_names"])
 
 
 def test_certificate_from_another_ca_is_reissued(args, tmp_path):
