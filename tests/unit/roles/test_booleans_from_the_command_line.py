@@ -88,6 +88,24 @@ all:
           ansible_host: 127.0.0.1
           ansible_python_interpreter: {python}
           ansible_become_method: su
+    registry_backends:
+      hosts:
+        boolhost:
+    registry_clients:
+      hosts:
+        boolhost:
+"""
+
+NGINX_ALONE = """
+- name: nginx alone
+  hosts: boolhost
+  gather_facts: false
+  vars:
+    nginx_prefix: {tmp}/nginx
+    nginx_backends:
+      - {{name: b1, address: 192.0.2.11, port: 5000}}
+  roles:
+    - dockyard.registry.nginx
 """
 
 # Only paths and names are set here, never a boolean: play vars would hide the -e values' types.
@@ -161,6 +179,7 @@ def lab(tmp_path_factory):
     work = tmp / "w"  # the roles' paths: nothing may appear there (check mode)
     (tmp / "inventory.yml").write_text(INVENTORY.format(tmp=work, python=sys.executable))
     (tmp / "site.yml").write_text(PLAYS.format(tmp=work))
+    (tmp / "nginx.yml").write_text(NGINX_ALONE.format(tmp=work))
     return tmp
 
 
@@ -289,3 +308,35 @@ def test_the_switches_matter_so_the_comparison_means_something(runs):
     runtimes_on = _task(on, "Install the CA certificate in the registry's certs.d directories")["items"]
     runtimes_off = _task(off, "Install the CA certificate in the registry's certs.d directories")["items"]
     assert len(runtimes_on) == 3 and runtimes_off == []  # client_trust_docker/containers/containerd
+
+
+def _recap(stdout):
+    return dict(re.findall(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", stdout, re.MULTILINE))
+
+
+def test_a_bad_boolean_stops_site_yml_before_any_play_changes_anything(lab):
+    """playbooks/validate.yml runs first and checks every role's booleans and numbers."""
+    proc = run_playbook(lab, REPO / "playbooks" / "site.yml", "-e", "nginx_blob_cache=maybe")
+    assert proc.returncode != 0
+    before_failure = proc.stdout[:proc.stdout.index("fatal:")]
+    assert before_failure.count("TASK [") == 1  # the first task of the first play failed
+    assert "TASK [Booleans and numbers set in the inventory or with -e are booleans and numbers]" in before_failure
+    assert "nginx_blob_cache must be a boolean: true or false (yes/no, on/off, 1/0, any case), got 'maybe'" \
+        in " ".join(proc.stdout.split())
+    assert "PLAY [Private CA" not in proc.stdout and "PLAY [Certificates" not in proc.stdout
+    assert set(_recap(proc.stdout).values()) == {"0"}
+    assert not (lab / "w").exists()
+
+
+@pytest.mark.parametrize("argument, message", [
+    # argument-spec validation reads "y" as true, `| bool` as false: the role's preflight refuses it
+    ("nginx_blob_cache=y", "nginx_blob_cache must be a boolean: true or false (yes/no, on/off, 1/0, any case), got 'y'"),
+    ("nginx_worker_connections=1e3", "nginx_worker_connections must be an integer, got '1e3'"),
+])
+def test_a_role_alone_refuses_in_preflight_what_bool_and_int_would_misread(lab, argument, message):
+    proc = run_playbook(lab, lab / "nginx.yml", "-e", argument)
+    assert proc.returncode != 0
+    assert "Check that booleans and numbers are booleans and numbers" in proc.stdout
+    assert message in " ".join(proc.stdout.split())
+    assert _recap(proc.stdout) == {"boolhost": "0"}
+    assert not (lab / "w").exists()
