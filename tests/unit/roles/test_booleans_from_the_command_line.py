@@ -52,7 +52,8 @@ def run_playbook(lab, playbook, *extra, env=None):
     full_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                     ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
-                    ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml", **(env or {}))
+                    ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
+    full_env.update(env or {})
     cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(playbook)] + list(extra)
     return subprocess.run(cmd, cwd=str(REPO), env=full_env, capture_output=True, text=True, timeout=900,
                           check=False)
@@ -267,7 +268,7 @@ def _differences(left, right):
 
 
 def _task(summary, task_name):
-    found = [value for (_, name), value in summary if name == task_name]
+    found = [value for (_, name), value in summary if name.split(" : ", 1)[-1] == task_name]
     assert found, task_name
     return found[0]
 
