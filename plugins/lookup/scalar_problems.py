@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 name: scalar_problems
 short_description: Booleans and numbers of this collection's variables that are not what their type says
 version_added: 0.1.0
-author: dockyard.registry maintainers
+author: dockyard.registry maintainers (@dockyard)
 description:
   - C(-e name=value) and INI inventories hand every value over as a string, and a role's argument-spec
     validation checks a type without converting the variable. The roles read booleans with C(| bool) and

@@ -16,6 +16,7 @@ secrets, so ``_str`` names only the type of a value it refuses, never the value.
 
 from __future__ import annotations
 
+import math
 import re
 
 # Go's time.ParseDuration: "0", or one or more <decimal><unit> (units ns us µs μs ms s m h).
@@ -115,7 +116,7 @@ def _float(var, value):
         number = float(value)
     except ValueError:
         raise ValueError("%s must be a number, got %r" % (var, value))
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValueError("%s must be a finite number, got %r" % (var, value))
     return number
 

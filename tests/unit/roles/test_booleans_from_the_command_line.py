@@ -9,7 +9,7 @@ temporary directory, nothing written): once with every boolean variable of every
 ``-e name=<spelling of true>`` (true, True, yes, on, 1, ...), once as ``-e name=<spelling of false>``,
 and once each with real JSON booleans. The string runs must equal the boolean runs task for task:
 same tasks run, changed or skipped, same rendered files (the --diff of nginx.conf, the unit, the
-logrotate file, config.yml and hosts.toml...), same messages. The boolean runs themselves must
+logrotate file, hosts.toml; registry's config.yml and its checksum), same messages. The boolean runs themselves must
 differ where the switches matter (``nginx_blob_cache=false`` renders no ``proxy_cache_path``).
 
 A value that is no boolean stops the run in preflight before anything changes: through
@@ -57,6 +57,7 @@ def run_playbook(lab, playbook, *extra, env=None):
     cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(playbook)] + list(extra)
     return subprocess.run(cmd, cwd=str(REPO), env=full_env, capture_output=True, text=True, timeout=900,
                           check=False)
+
 
 ROLES = ("ca", "nginx", "registry", "client_trust")
 # client_trust's runtime switches are true, false or auto (type raw): their booleans are tested too.
@@ -148,6 +149,14 @@ PLAYS = """
     registry_filesystem_host_dir: {tmp}/registry-data
   roles:
     - dockyard.registry.registry
+  post_tasks:
+    # config.yml is written with no_log and without diff (secrets): show it here (test secrets only),
+    # with the checksum the role labels the container with.
+    - name: Show the registry configuration the role rendered
+      ansible.builtin.debug:
+        msg:
+          sha256: "{{{{ __registry_config_sha256 }}}}"
+          config: "{{{{ __registry_params | dockyard.registry.registry_config(registry_version) }}}}"
 
 - name: client_trust
   hosts: boolhost
@@ -300,6 +309,12 @@ def test_the_switches_matter_so_the_comparison_means_something(runs):
     assert _task(off, "Write the logrotate configuration")["outcome"] == "skipped"
     assert _task(on, "Remove the logrotate configuration")["outcome"] == "skipped"
     assert _task(off, "Remove the logrotate configuration")["outcome"] == "ok"
+    registry_on = _task(on, "Show the registry configuration the role rendered")["msg"]["config"]
+    registry_off = _task(off, "Show the registry configuration the role rendered")["msg"]["config"]
+    assert registry_on["storage"]["delete"]["enabled"] is True and registry_off["storage"]["delete"]["enabled"] is False
+    assert registry_on["storage"]["redirect"]["disable"] is True and registry_off["storage"]["redirect"]["disable"] is False
+    assert "auth" in registry_on and "auth" not in registry_off  # registry_auth_htpasswd_enabled
+    assert "debug" in registry_on["http"] and "debug" not in registry_off["http"]  # registry_debug_enabled
     assert _task(on, "Check the backend authentication inputs")["outcome"] == "ok"  # registry_auth_htpasswd_enabled
     assert _task(off, "Check the backend authentication inputs")["outcome"] == "skipped"
     assert _task(on, "Map the registry name to its address in /etc/hosts")["outcome"] == "changed"  # client_trust_etc_hosts
