@@ -234,6 +234,16 @@ def test_booleans_and_numbers_are_converted_where_they_are_used():
     assert problems == [], "use `| bool` / `| int` where these are read:\n" + "\n".join(problems)
 
 
+def test_shared_booleans_and_numbers_of_the_inventory_contract_are_typed():
+    """Every bool/int/float dockyard_* fact of docs/inventory.md is in meta/shared_variables.yml with
+    that type: validate.yml and the roles' preflights check them, the conversion test covers them."""
+    documented = dict(re.findall(r"^\| `(dockyard_\w+)` \| (bool|int|float) \|",
+                                 (REPO / "docs" / "inventory.md").read_text(), re.MULTILINE))
+    typed = {name: spec["type"] for name, spec in yaml.safe_load(SHARED_SPECS.read_text())["options"].items()}
+    assert {"dockyard_registry_port", "dockyard_no_log"} <= set(documented)
+    assert {name: typed.get(name) for name in documented} == documented
+
+
 @pytest.mark.parametrize("expression, expected", [
     ("nginx_blob_cache", ["nginx_blob_cache"]),
     ("not nginx_logrotate", ["nginx_logrotate"]),

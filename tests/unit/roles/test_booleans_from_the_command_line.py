@@ -23,7 +23,6 @@ image and a container named ``dockyard-bool-test``); without a reachable engine 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,29 +33,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.dockyard.registry.tests.harness import REPO, ansible_tool
+from ansible_collections.dockyard.registry.tests.harness import run_playbook as _run_playbook
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-
-
-def _collections_root():
-    parts = REPO.parts
-    if len(parts) >= 3 and parts[-3] == "ansible_collections":
-        return REPO.parent.parent.parent
-    return REPO / ".cache" / "collections"
-
-
 def run_playbook(lab, playbook, *extra, env=None):
-    """ansible-playbook from the repository root with the checkout's ansible.cfg and collection."""
-    full_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-                    ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
-                    ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
-    full_env.update(env or {})
-    cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(playbook)] + list(extra)
-    return subprocess.run(cmd, cwd=str(REPO), env=full_env, capture_output=True, text=True, timeout=900,
-                          check=False)
+    """ansible-playbook with the lab's inventory (tests/harness.py: the checkout's ansible.cfg and collection)."""
+    return _run_playbook("-i", lab / "inventory.yml", playbook, *extra, timeout=900,
+                         env={"ANSIBLE_LOCAL_TEMP": lab / ".tmp", "ANSIBLE_STDOUT_CALLBACK": "default",
+                              "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml", **(env or {})})
 
 
 ROLES = ("ca", "nginx", "registry", "client_trust")
@@ -181,8 +167,8 @@ def _docker_reachable():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
+    if not Path(ansible_tool("ansible-playbook")).exists():
+        pytest.skip("ansible-playbook is not installed")
     if not _docker_reachable():
         pytest.skip("the registry role needs a reachable Docker engine (docker info failed)")
     tmp = tmp_path_factory.mktemp("booleans")
