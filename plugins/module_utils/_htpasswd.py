@@ -58,6 +58,18 @@ BCRYPT_DEFAULT_COST = 10
 BCRYPT_MIN_COST = 4
 BCRYPT_MAX_COST = 31
 BCRYPT_MAX_PASSWORD_BYTES = 72
+#: libxcrypt (crypt(3) on Debian 12+, Ubuntu, RHEL 9), which nginx and Apache call for every hash
+#: they do not verify themselves ($5$, $6$, $1$, bcrypt), refuses a passphrase of 512 bytes or more
+#: (CRYPT_MAX_PASSPHRASE_SIZE): such a user could never log in.
+LIBXCRYPT_MAX_PASSWORD_BYTES = 511
+#: The longest password (UTF-8 bytes) each written scheme stores whole and its consumers verify;
+#: None: no limit ($apr1$ is verified by nginx's and Apache's own MD5 code, not by crypt(3)).
+MAX_PASSWORD_BYTES = {
+    BCRYPT: BCRYPT_MAX_PASSWORD_BYTES,
+    SHA256_CRYPT: LIBXCRYPT_MAX_PASSWORD_BYTES,
+    SHA512_CRYPT: LIBXCRYPT_MAX_PASSWORD_BYTES,
+    APR_MD5_CRYPT: None,
+}
 SHA_CRYPT_DEFAULT_ROUNDS = 5000
 SHA_CRYPT_MIN_ROUNDS = 1000
 SHA_CRYPT_MAX_ROUNDS = 999999999
@@ -214,6 +226,13 @@ def validate_password(password, scheme, name=None):
                 "password%s is %d bytes long (UTF-8); bcrypt uses at most %d bytes and would ignore "
                 "the rest: use a shorter password or another hash_scheme"
                 % (who, size, BCRYPT_MAX_PASSWORD_BYTES)
+            )
+    if scheme in (SHA256_CRYPT, SHA512_CRYPT):
+        if len(password.encode("utf-8")) > LIBXCRYPT_MAX_PASSWORD_BYTES:
+            raise HtpasswdError(
+                "password%s is too long for %s: at most %d bytes (UTF-8); libxcrypt, which nginx and "
+                "Apache call to verify SHA-crypt hashes, refuses 512 bytes or more, so the user could "
+                "never log in: use a shorter password" % (who, scheme, LIBXCRYPT_MAX_PASSWORD_BYTES)
             )
 
 
@@ -462,6 +481,8 @@ def verify_password(password, hashed):
             return backend.check(pw, hashed)
         except ValueError:
             return False
+    if info.scheme in (MD5_CRYPT, SHA256_CRYPT, SHA512_CRYPT) and len(pw) > LIBXCRYPT_MAX_PASSWORD_BYTES:
+        return False  # crypt(3), which verifies these for nginx and Apache, refuses it
     if info.scheme in (APR_MD5_CRYPT, MD5_CRYPT):
         m = _MD5_RE.fullmatch(hashed)
         magic = "$%s$" % m.group(1)

@@ -57,6 +57,9 @@ options:
       - Password of O(name). Required when O(state=present).
       - Must not be empty or contain a newline or NUL. With O(hash_scheme=bcrypt) it must be at most
         72 bytes long (UTF-8), because bcrypt ignores the rest.
+      - With O(hash_scheme=sha256_crypt) or O(hash_scheme=sha512_crypt) it must be at most 511 bytes
+        long (UTF-8), because libxcrypt, which nginx and Apache call to verify these hashes, refuses
+        512 bytes or more, so the user could never log in. V(apr_md5_crypt) has no such limit.
     type: str
   users:
     description:
