@@ -194,6 +194,43 @@ def validate_user_name(name):
         raise HtpasswdError("user name %r must not start with '#' (the line would be a comment)" % name)
 
 
+def user_list_problems(users, var="users"):
+    """Everything wrong with the names of a user list, as messages; an empty list when it is fine.
+
+    ``users`` is a list of ``{name, password, state}`` dictionaries (the module's ``users`` option,
+    a role's ``nginx_users``). The one rule for user names, shared by the module (through
+    :func:`user_specs`) and the roles' preflight checks (the ``htpasswd_user_problems`` filter), so
+    a name is refused before anything is built instead of by the module halfway through a run.
+    Each message starts with ``var[index]`` and names the bad name (repr, so a newline or control
+    character shows escaped); passwords never appear.
+    """
+    if not isinstance(users, (list, tuple)):
+        return ["%s must be a list of {name, password, state} dictionaries" % var]
+    problems = []
+    seen = set()
+    for index, entry in enumerate(users):
+        where = "%s[%d]" % (var, index)
+        if not isinstance(entry, dict):
+            problems.append("%s must be a dictionary {name, password, state}" % where)
+            continue
+        unknown = sorted(str(k) for k in entry if k not in ("name", "password", "state"))
+        if unknown:
+            problems.append("%s: unknown keys %s" % (where, ", ".join(unknown)))
+        if "name" not in entry:
+            problems.append("%s has no name" % where)
+            continue
+        name = entry["name"]
+        try:
+            validate_user_name(name)
+        except HtpasswdError as e:
+            problems.append("%s: %s" % (where, e))
+            continue
+        if name in seen:
+            problems.append("%s: user %r is listed more than once" % (where, name))
+        seen.add(name)
+    return problems
+
+
 def validate_scheme(scheme):
     """Refuse schemes the module cannot write."""
     if scheme not in WRITE_SCHEMES:
@@ -672,24 +709,18 @@ def user_specs(name=None, password=None, users=None, state=PRESENT):
             raise HtpasswdError("password needs name")
         raise HtpasswdError("one of name or users is required")
     if name is not None:
+        validate_user_name(name)
         entries = [{"name": name, "password": password, "state": state}]
     else:
         if password is not None:
             raise HtpasswdError("password goes with name; with users give each user's password in the list")
         entries = users
+    problems = user_list_problems(entries)
+    if problems:
+        raise HtpasswdError("; ".join(problems))
     specs = []
-    seen = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise HtpasswdError("users[%d] must be a dictionary" % index)
-        unknown = set(entry) - set(("name", "password", "state"))
-        if unknown:
-            raise HtpasswdError("users[%d]: unknown keys %s" % (index, ", ".join(sorted(unknown))))
-        user = entry.get("name")
-        validate_user_name(user)
-        if user in seen:
-            raise HtpasswdError("user %r is listed more than once" % user)
-        seen.add(user)
+    for entry in entries:
+        user = entry["name"]
         user_state = entry.get("state") or state
         if user_state not in (PRESENT, ABSENT):
             raise HtpasswdError("state of user %r must be present or absent, got %r" % (user, user_state))
