@@ -790,6 +790,19 @@ class Plan(object):
             "users_updated": [{"name": n, "reason": r} for n, r in self.updated],
         }
 
+    def summary(self):
+        """One line naming the users added, removed and rewritten, e.g.
+        ``1 added (ci), 1 removed (stale), 1 updated (reader: password)``; never a hash or password.
+        """
+        def part(count, what, names):
+            return "%d %s%s" % (count, what, " (%s)" % ", ".join(names) if names else "")
+
+        return ", ".join((
+            part(len(self.added), "added", self.added),
+            part(len(self.removed), "removed", self.removed),
+            part(len(self.updated), "updated", ["%s: %s" % (n, r) for n, r in self.updated]),
+        ))
+
     def diff(self, header=None):
         """``{"before": ..., "after": ...}``: one ``user (scheme)`` line per entry, never a hash."""
         result = {

@@ -579,6 +579,8 @@ def test_diff_and_results_carry_names_and_schemes_only():
         "users_removed": ["bob"],
         "users_updated": [{"name": "alice", "reason": "scheme"}],
     }
+    assert p.summary() == "1 added (eve), 1 removed (bob), 1 updated (alice: scheme)"
+    assert h.plan(h.parse(FILE), [], h.Policy()).summary() == "0 added, 0 removed, 0 updated"
 
 
 def test_password_change_is_visible_in_the_diff():

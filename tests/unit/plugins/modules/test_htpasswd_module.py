@@ -139,6 +139,7 @@ def test_exclusive_removes_unlisted_users_keeps_comments(tmp_path, remote_tmp):
               exclusive=True, hash_scheme="apr_md5_crypt")
     assert out.result["changed"] is True
     assert out.result["users_removed"] == ["handmade"] and out.result["users_updated"] == []
+    assert out.result["msg"] == "0 added, 1 removed (handmade), 0 updated"   # roles print it
     assert path.read_text() == (
         "# managed by dockyard, plus one hand-made entry\n"
         "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\n"
