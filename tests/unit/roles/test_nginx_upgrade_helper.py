@@ -97,6 +97,27 @@ def test_check_says_outdated_after_an_install_the_master_never_picked_up(lab):
     assert not (lab["script"].parent / "nginx.pid.oldbin").exists()
 
 
+def test_a_new_master_serving_while_the_old_one_drains_is_current(lab):
+    # After a binary upgrade systemd still tracks the old master until its last transfer ends; the
+    # PID file names the new master, which runs the installed binary: nothing is left to do.
+    sbin = lab["prefix"] / "sbin"
+    os.rename(sbin / "nginx", sbin / "nginx.old")
+    shutil.copy(SLEEP, sbin / "nginx")
+    new = subprocess.Popen([str(sbin / "nginx"), "300"])
+    try:
+        (lab["script"].parent / "nginx.pid").write_text("%d\n" % new.pid)
+        (lab["script"].parent / "nginx.pid.oldbin").write_text("%d\n" % lab["master"].pid)
+        for args in (["--check"], []):
+            proc = helper(lab, *args)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout == "current (master %d; the old master %d is still finishing its connections)\n" % (
+                new.pid, lab["master"].pid)
+        assert lab["master"].poll() is None and new.poll() is None
+    finally:
+        new.kill()
+        new.wait()
+
+
 def test_check_says_not_running_when_the_unit_is_inactive(lab):
     (lab["stub"] / "active").unlink()
     proc = helper(lab, "--check")
