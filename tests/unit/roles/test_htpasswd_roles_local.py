@@ -9,7 +9,7 @@ Runs the roles' own task files (nginx ``tasks_from: htpasswd``; registry ``secre
 is the test's (it has bcrypt, so no package is installed). Proves that both files are managed
 exclusively (a user missing from the list is removed) and that both roles report, by name, the
 users they added, removed and rehashed, with no password or hash in the output.
-Uses the playbook harness of test_ca_role_local (``run_playbook``).
+Runs ansible-playbook through tests/harness.py (``run_lab_playbook`` of test_ca_role_local).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
-from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_playbook
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_lab_playbook
 
 pytestmark = [
     pytest.mark.slow,
@@ -102,7 +102,7 @@ def test_both_files_are_exclusive_and_report_names_only(lab):
         "registry_http_secret": "lab-secret-0123456789abcdef",
         "registry_auth_htpasswd_enabled": True,
     }
-    proc = run_playbook(lab, "-e", json.dumps(extra))
+    proc = run_lab_playbook(lab, "-e", json.dumps(extra))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
 

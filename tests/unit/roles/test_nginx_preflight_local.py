@@ -8,7 +8,7 @@ Only ``tasks_from: preflight`` and only in ``--check`` mode: preflight gathers f
 reads (stat, ``nginx -V``); nothing is built or written. Proves that bad user names in
 ``nginx_users`` (default ``dockyard_registry_users``) stop the run in preflight, before anything
 is built, with a message naming the variable and the bad name, never a password.
-Uses the playbook harness of test_ca_role_local (``run_playbook``).
+Runs ansible-playbook through tests/harness.py (``run_lab_playbook`` of test_ca_role_local).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import (
     PLAYBOOK,
     _proxy_python,
-    run_playbook,
+    run_lab_playbook,
 )
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def lab(tmp_path):
 
 
 def preflight(lab, users, *extra):
-    return run_playbook(lab, "--check", "-e", json.dumps({"dockyard_registry_users": users}), *extra)
+    return run_lab_playbook(lab, "--check", "-e", json.dumps({"dockyard_registry_users": users}), *extra)
 
 
 def test_good_users_pass_the_preflight(lab):

@@ -9,7 +9,7 @@ here), assert and record digests; nothing is written. Proves that a bad ``regist
 ``registry_version`` is reported by a task that shows its message (not first by a ``no_log`` task,
 where ansible-core 2.17/2.18 print only "censored"), and that invalid values which may hold a
 secret (notification headers, URLs and addresses with ``user:password@``) are named, never echoed.
-Uses the playbook harness of test_ca_role_local (``run_playbook``).
+Runs ansible-playbook through tests/harness.py (``run_lab_playbook`` of test_ca_role_local).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_playbook
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_lab_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,8 @@ all:
   vars:
     dockyard_registry_name: registry.example.test
     registry_http_secret: lab-secret-0123456789abcdef
+    # no backend certificate here (the ca role's job): the plain-HTTP opt-out
+    dockyard_backend_tls: false
   children:
     registry_backends:
       hosts:
@@ -67,7 +69,7 @@ def lab(tmp_path_factory):
 
 def failure(lab, variables):
     """(name of the failed task, whole output) of a preflight that must fail."""
-    proc = run_playbook(lab, "-e", json.dumps(variables))
+    proc = run_lab_playbook(lab, "-e", json.dumps(variables))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     task = out.split("fatal: [backend1]")[0].rsplit("TASK [", 1)[1].split("]")[0]
