@@ -24,6 +24,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._scalars import 
     _duration,
     _int,
     _is_blank,
+    _shown,
     _str,
     _str_list,
     _url,
@@ -153,8 +154,15 @@ def listen_addresses(params):
 def _headers(var, value):
     headers = {}
     for name, payload in _dict(var, value).items():
-        if not re.match(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", str(name)):
-            raise ValueError("%s: %r is not a valid HTTP header name" % (var, name))
+        text = str(name)
+        bad = re.search(r"[^A-Za-z0-9!#$%&'*+.^_`|~-]", text)
+        if bad or not text:
+            # Never the whole key: "Authorization: Bearer <token>" written as a name would leak the
+            # token. Only the valid characters before the first bad one (a header name) are shown.
+            raise ValueError(
+                "%s: %s is not a valid HTTP header name; write {Name: [value, ...]}"
+                % (var, "%r followed by %r" % (text[:bad.start()], bad.group(0)) if bad and bad.start() else "a key")
+            )
         values = _str_list("%s[%s]" % (var, name), payload)
         if values:
             headers[str(name)] = values
@@ -202,7 +210,7 @@ def _http(params, major):
         if not re.match(r"^https?://[^/\s]+/?$", public_url):
             raise ValueError(
                 "registry_public_url must be the external URL clients use, like https://registry.example.com "
-                "or https://registry.example.com:5443 (no path), got %r" % (public_url,)
+                "or https://registry.example.com:5443 (no path), got %s" % (_shown(public_url),)
             )
         out["host"] = public_url.rstrip("/")
     if _bool("registry_relativeurls", params.get("relativeurls", False)):
@@ -315,7 +323,7 @@ def _redis(params, major):
         raise ValueError("registry_redis_addrs is required with registry_blobdescriptor_cache: redis (list of host:port)")
     for index, addr in enumerate(addrs):
         if not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+):\d{1,5}$", addr):
-            raise ValueError("registry_redis_addrs[%d] must be host:port, got %r" % (index, addr))
+            raise ValueError("registry_redis_addrs[%d] must be host:port, got %s" % (index, _shown(addr)))
     out = {}
     if major == 2:
         if len(addrs) > 1:
