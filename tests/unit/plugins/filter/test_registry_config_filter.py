@@ -47,10 +47,8 @@ def render_template(params, version=""):
     env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters.update({"comment": comment, "to_nice_yaml": to_nice_yaml,
                         "dockyard.registry.registry_config": registry_config})
-    env.filters.setdefault("combine", lambda a, b: {**a, **b})
     return env.from_string(TEMPLATE.read_text()).render(
-        __registry_params=params, registry_version=version, ansible_managed="Ansible managed",
-        __registry_auth_token_config={})
+        __registry_params=params, registry_version=version, ansible_managed="Ansible managed")
 
 
 def test_registered_names():
