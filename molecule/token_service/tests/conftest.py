@@ -11,6 +11,8 @@ import base64
 import json
 import os
 import shlex
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -105,3 +107,12 @@ def client():
 @pytest.fixture(scope="module")
 def proxy():
     return lab_host(PROXY)
+
+
+def run_playbook(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """ansible-playbook from this checkout against the scenario's molecule inventory."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"), ANSIBLE_FORCE_COLOR="0")
+    playbook = str(Path(sys.executable).parent / "ansible-playbook")
+    return subprocess.run([playbook, "-i", str(Path(INVENTORY).parent), *args], capture_output=True, text=True,
+                          env=env, cwd=PROJECT, timeout=timeout, check=False)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from conftest import INVENTORY, PROJECT, PROXY, USERS
+from conftest import PROJECT, PROXY, USERS, run_playbook
 
 
 def test_vvv_run_of_the_token_play_shows_no_secret():
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"), ANSIBLE_FORCE_COLOR="0")
-    playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    res = subprocess.run([playbook, "-vvv", "-i", str(Path(INVENTORY).parent), "--limit", PROXY,
-                          str(PROJECT / "playbooks" / "token.yml")],
-                         capture_output=True, text=True, env=env, cwd=PROJECT, timeout=900, check=False)
+    res = run_playbook("-vvv", "--limit", PROXY, str(PROJECT / "playbooks" / "token.yml"))
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "dockyard.registry.htpasswd" in out or "Write the users" in out  # the play really ran
+    assert "Write the users" in out  # the play really ran its tasks
     for password in USERS.values():
         assert password not in out
     assert "PRIVATE KEY" not in out
