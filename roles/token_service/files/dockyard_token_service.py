@@ -331,6 +331,15 @@ def request_target(method, uri):
     return m.group("name"), actions
 
 
+def mount_source(method, uri):
+    """The ``from`` repository of a cross-repository blob mount (POST .../blobs/uploads/?mount=&from=)."""
+    if (method or "").upper() != "POST":
+        return None
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(uri or "").query).get("from") or [None]
+    name = values[0]
+    return name if _token_access.is_repository_name(name or "") else None
+
+
 class TokenService(object):
     def __init__(self, config):
         self.config = config
@@ -433,6 +442,10 @@ class TokenService(object):
                 LOG.info("denied user=%s client=%s %s %s", _safe(user), client, method, _safe(repository))
                 return 403, []
             access = [{"type": "repository", "name": repository, "actions": actions}] if repository else []
+            source = mount_source(method, uri)
+            if source and "pull" in policy.allowed_actions(user, source):
+                # a cross-repository mount needs pull on the source too (else the registry refuses it)
+                access.append({"type": "repository", "name": source, "actions": ["pull"]})
             token, _now, jti = self._mint(user, access, self.config["basic_token_lifetime"])
             LOG.info("basic request user=%s client=%s granted=%s jti=%s", _safe(user), client,
                      _describe_access(access), jti)

@@ -335,6 +335,17 @@ def test_request_target(app_module, method, uri, expected):
     assert app_module.request_target(method, uri) == expected
 
 
+def test_basic_mount_gets_pull_on_the_source_only_when_allowed(env):
+    app = env["app"]
+    uri = "/v2/team-a/app/blobs/uploads/?mount=sha256:" + "0" * 64 + "&from=%s"
+    for source, expected in (("team-a/base", ["team-a/app", "team-a/base"]), ("team-b/app", ["team-a/app"])):
+        res = call(app, path="/authz", headers={"Authorization": basic("alice", USERS["alice"]),
+                                                "X-Original-Method": "POST", "X-Original-URI": uri % source})
+        assert res["status"] == 200
+        access = decode(env, res["headers"]["x-dockyard-authorization"][7:])["access"]
+        assert [a["name"] for a in access] == expected
+
+
 def test_request_target_refuses_bad_names(app_module):
     with pytest.raises(ValueError):
         app_module.request_target("GET", "/v2/../etc/manifests/x")
