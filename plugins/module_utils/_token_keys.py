@@ -104,8 +104,8 @@ def plan(state, now, phase="prepare", rotate_days=90, overlap=600, force_rotate=
             p.reasons.append("rotation requested")
         elif age_days >= int(rotate_days):
             p.create, p.create_as = True, "pending"
-            p.reasons.append("signing key %s is %.0f days old (rotate after %d)" % (state["active"], age_days,
-                                                                                       int(rotate_days)))
+            p.reasons.append("signing key %s is %.0f days old (rotate after %d)"
+                             % (state["active"], age_days, int(rotate_days)))
     for kid, meta in sorted(keys.items()):
         retired = meta.get("retired")
         if retired is not None and now - retired >= int(overlap) and kid not in (state.get("active"), state.get("pending")):

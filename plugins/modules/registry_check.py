@@ -17,7 +17,7 @@ description:
   - C(auth) checks that C(GET /v2/) without credentials is refused with HTTP 401 carrying the
     header C(Docker-Distribution-Api-Version) set to V(registry/2.0) and a C(WWW-Authenticate)
     challenge of the C(Basic) scheme, or of the C(Bearer) scheme with a realm and a service (token
-    authentication), that a wrong password is refused with 401 too (in token mode: the token
+    authentication), that a wrong password is refused with 401 too (in token mode the token
     endpoint refuses it), and that the credentials get HTTP 200.
   - Against a registry that challenges with C(Bearer), every request speaks the Docker token
     protocol like docker does - a token from the realm (C(GET) with Basic credentials, sent only when
