@@ -69,11 +69,13 @@ def sh(host, cmd: str, timeout: int = 600) -> str:
     return res.stdout
 
 
-def curl(host, args: str) -> tuple:
-    """(status, headers lower-cased, body) of a curl on ``host`` (trusts the CA through the system store)."""
+def curl(host, args: str, body: bool = True) -> tuple:
+    """(status, headers lower-cased, body) of a curl on ``host`` (trusts the CA through the system
+    store). ``body=False`` discards the body (blobs are binary) and returns its size instead."""
     marker = uuid.uuid4().hex
+    show = f"cat /tmp/b-{marker}" if body else f"stat -c %s /tmp/b-{marker}"
     out = host.run(f"curl -sS -D /tmp/h-{marker} -o /tmp/b-{marker} -w '%{{http_code}}' {args};"
-                   f" echo; cat /tmp/h-{marker}; echo '@@BODY@@'; cat /tmp/b-{marker}; rm -f /tmp/h-{marker} /tmp/b-{marker}")
+                   f" echo; cat /tmp/h-{marker}; echo '@@BODY@@'; {show}; rm -f /tmp/h-{marker} /tmp/b-{marker}")
     status_line, rest = out.stdout.split("\n", 1)
     head, _, body = rest.partition("@@BODY@@\n")
     headers = {}
