@@ -7,24 +7,15 @@ import json
 import os
 import pwd
 
-import pytest
-
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.dockyard.registry.plugins.modules import token_signing_key
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
 def run(args, check=False):
-    args = dict({"owner": OWNER, "group": GROUP}, **args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as exc:
-            token_signing_key.main()
-    return exc.value
+    return run_module(token_signing_key, check_mode=check or None, **dict({"owner": OWNER, "group": GROUP}, **args))
 
 
 def test_first_run_makes_a_private_key_0600_and_a_certificate(tmp_path):
@@ -35,7 +26,7 @@ def test_first_run_makes_a_private_key_0600_and_a_certificate(tmp_path):
     assert (path / f"{kid}.key").stat().st_mode & 0o777 == 0o600
     assert path.stat().st_mode & 0o777 == 0o700
     assert len(res.result["certificates"]) == 1 and "BEGIN CERTIFICATE" in res.result["certificates"][0]
-    assert "PRIVATE" not in json.dumps(res.result)
+    assert "PRIVATE" not in json.dumps(res.result) and "PRIVATE" not in json.dumps(res.output)
     again = run({"path": str(path)})
     assert not again.result["changed"] and again.result["active"] == kid
 
