@@ -169,7 +169,7 @@ server {{
     dexec(PROXY, "sh", "-c", f"chmod 0644 {CONF_DIR}/bench-servers.conf && /opt/nginx/sbin/nginx -t -q "
                              f"-c {CONF_DIR}/nginx.conf && systemctl reload nginx")
     for _ in range(60):
-        if dexec(B1, "wget", "-q", "-O", "/dev/null", f"http://{b1_ip}:{NOAUTH_REGISTRY_PORT}/v2/", check=False).returncode == 0:
+        if dexec(B1, "curl", "-sf", "-o", "/dev/null", f"http://{b1_ip}:{NOAUTH_REGISTRY_PORT}/v2/", check=False).returncode == 0:
             return
         time.sleep(1)
     raise SystemExit("[bench] the unauthenticated registry did not start")
