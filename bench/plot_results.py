@@ -196,7 +196,7 @@ def token_chart(data: dict) -> str:
             note = f"{statistics.median(v):,.0f} req/s" + ("" if variant == "none" else f", {statistics.median(r):.3g}x")
             items.append((f"{labels[request]}, {variant}", statistics.median(r), min(r), max(r), note, colours[variant]))
     m = data["machine"]
-    sub = (f"{data['nginx']}, same nginx for all three, wrk -c{data['connections']} -t2 -d{data['duration']}s, "
+    sub = (f"{data['nginx']}, same nginx for all three, ab -k -c{data['connections']} -t{data['duration']}, "
            f"{data['rounds']} rounds; {m['cpus']} vCPU, {m['date'][:10]}; bar = median, whisker = min..max")
     return hbar_svg("Token vs basic authentication: requests/s as a ratio to no authentication", sub, items,
                     axis_label="requests/s relative to no authentication (same round)", xmax=1.3, label_width=260)
