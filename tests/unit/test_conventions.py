@@ -26,7 +26,7 @@ def _defaults(role: str) -> dict:
 
 
 def test_every_role_is_checked():
-    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust"}
+    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust", "token_service"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -6,7 +6,7 @@
 
 Private to the dockyard.registry collection; other collections must not import it. No Ansible
 import. ``storage.{delete,redirect,cache,maintenance,tag}``, ``http`` (listen addresses, secret,
-debug server, headers), ``log``, ``auth``, ``notifications``, ``redis`` (2.x and 3.x shapes) and
+debug server, headers), ``log``, ``auth`` (htpasswd, or token: the token service's JWTs), ``notifications``, ``redis`` (2.x and 3.x shapes) and
 ``health``, each built from the role inputs for a major version; ``ValueError`` names the role
 variable at fault.
 """
@@ -248,8 +248,29 @@ def _log(params, major):
     return out
 
 
+def _auth_token(params, major):
+    """``auth.token``: the registry verifies the token service's ES256 JWTs (``x5c`` header) against
+    a bundle of the proxies' token-signing certificates; 3.x also pins the algorithm."""
+    token = {
+        "realm": _url("registry_auth_token_realm", params.get("auth_token_realm"), required=True),
+        "service": _str("registry_auth_token_service", params.get("auth_token_service"), required=True),
+        "issuer": _str("registry_auth_token_issuer", params.get("auth_token_issuer"), required=True),
+        "rootcertbundle": _abs_path("registry_auth_token_rootcertbundle", params.get("auth_token_rootcertbundle"),
+                                    required=True),
+    }
+    if major >= 3:
+        token["signingalgorithms"] = ["ES256"]
+    return {"token": token}
+
+
 def _auth(params, major):
-    if not _bool("registry_auth_htpasswd_enabled", params.get("auth_htpasswd_enabled", False)):
+    htpasswd = _bool("registry_auth_htpasswd_enabled", params.get("auth_htpasswd_enabled", False))
+    if _bool("registry_auth_token_enabled", params.get("auth_token_enabled", False)):
+        if htpasswd:
+            raise ValueError("registry_auth_token_enabled (dockyard_auth_mode: token) and registry_auth_htpasswd_enabled "
+                             "are both true: a registry has one auth method; set registry_auth_htpasswd_enabled: false")
+        return _auth_token(params, major)
+    if not htpasswd:
         return None
     return {
         "htpasswd": {
