@@ -26,7 +26,7 @@ def _defaults(role: str) -> dict:
 
 
 def test_every_role_is_checked():
-    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust", "keepalived"}
+    assert set(ROLES) == {"ca", "nginx", "registry", "client_trust", "token_service", "keepalived"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -87,9 +87,10 @@ def test_variable_reference_is_up_to_date():
     assert res.returncode == 0, res.stderr
 
 
-# Roles tested by a scenario named otherwise (keepalived needs the whole site around it: two proxies,
-# backends and a client, which the `ha` scenario brings up once for both concerns).
-SCENARIO_OF = {"keepalived": "ha"}
+# Roles proven inside a scenario that deploys the whole site rather than in one of their own (the
+# scenario's molecule.yml must say so, and its converge must apply the role, through site.yml).
+# keepalived needs two proxies, backends and a client: the `ha` scenario brings them up once.
+SCENARIO_OF_ROLE = {"token_service": "default", "keepalived": "ha"}
 
 
 def _playbook_texts(playbook: Path, seen=None):
@@ -108,10 +109,14 @@ def _playbook_texts(playbook: Path, seen=None):
 
 def test_every_role_has_a_molecule_scenario():
     for role in ROLES:
-        scenario = SCENARIO_OF.get(role, role)
-        assert (REPO / "molecule" / scenario / "molecule.yml").exists(), f"no molecule scenario for {role}"
+        scenario = SCENARIO_OF_ROLE.get(role, role)
+        config = REPO / "molecule" / scenario / "molecule.yml"
+        assert config.exists(), f"no molecule scenario for {role}"
         if scenario != role:
-            texts = _playbook_texts(REPO / "molecule" / scenario / "converge.yml")
+            assert role in config.read_text(), f"molecule/{scenario}/molecule.yml does not say it covers {role}"
+            converge = REPO / "molecule" / scenario / "converge.yml"
+            assert "playbooks/site.yml" in converge.read_text()
+            texts = _playbook_texts(converge)
             assert any(f"dockyard.registry.{role}" in text for text in texts), \
                 f"molecule/{scenario} is named as {role}'s scenario but its converge does not apply the role"
 
