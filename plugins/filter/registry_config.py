@@ -2,7 +2,7 @@
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter exposing the registry config.yml model of plugins/module_utils/_registry_config.py."""
+"""Filter exposing the registry config.yml model of plugins/module_utils/_registry_config/."""
 
 from __future__ import annotations
 
