@@ -7,6 +7,9 @@
 * ``dockyard-lab/registry`` a ``registry:2``-compatible image built from Debian's
                             ``docker-registry`` binary, saved as an image archive for the registry
                             role's air-gapped path
+* ``dockyard-lab/registry:<version>-next`` / ``-broken`` (``REGISTRY_VARIANTS``): a second tag of
+                            that image and one whose entrypoint exits at once, each saved as an
+                            archive too, for rolling upgrades (and a failed one) in the lab
 * ``nginx-<version>.tar.gz`` the byte-identical upstream tarball from Debian's source package,
                             sha256-verified
 
@@ -175,7 +178,7 @@ def docker_build(recipe_dir: str, tag: str, recipe: str, build_args: dict | None
 
 
 def build_derived(name: str, tag: str, parent: Result, force: bool = False) -> Result:
-    """An image built FROM dockyard-lab/systemd with lab/images/<name>/Dockerfile."""
+    """An image built FROM the parent (systemd, or the registry image) with lab/images/<name>/Dockerfile."""
     parent_recipe = image_label(parent.detail)
     recipe = tree_hash(IMAGES_DIR / name, parent_recipe or "")
     start = time.monotonic()
@@ -185,31 +188,38 @@ def build_derived(name: str, tag: str, parent: Result, force: bool = False) -> R
     return Result(name, True, time.monotonic() - start, tag)
 
 
-def registry_archive_path() -> Path:
-    return CACHE / "registry-image.tar"
+# Images built FROM the registry image (lab/images/registry-<variant>/), tagged <version>-<variant>.
+REGISTRY_VARIANTS = ("next", "broken")
 
 
-def build_registry_archive(image: Result, force: bool = False) -> Result:
-    """docker save of the registry image, for the registry role's image-archive path."""
+def registry_archive_path(variant: str | None = None) -> Path:
+    return CACHE / (f"registry-image-{variant}.tar" if variant else "registry-image.tar")
+
+
+def build_registry_archive(image: Result, force: bool = False, variant: str | None = None) -> Result:
+    """docker save of a registry image, for the registry role's image-archive path."""
     start = time.monotonic()
-    archive = registry_archive_path()
+    archive = registry_archive_path(variant)
     stamp = archive.with_suffix(".recipe")
     recipe = image_label(image.detail) or ""
+    name = f"registry-{variant}-archive" if variant else "registry-archive"
     if not force and not image.built and archive.exists() and stamp.exists() and stamp.read_text() == recipe:
-        return Result("registry-archive", False, time.monotonic() - start, str(archive))
+        return Result(name, False, time.monotonic() - start, str(archive))
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_suffix(".tmp")
     docker("save", "-o", str(tmp), image.detail)
     tmp.replace(archive)
     stamp.write_text(recipe)
-    return Result("registry-archive", True, time.monotonic() - start, str(archive))
+    return Result(name, True, time.monotonic() - start, str(archive))
 
 
 def registry_image_info() -> dict:
     """Name, tag and version of the lab's registry image (from the recipe's VERSION file)."""
     version = (IMAGES_DIR / "registry" / "VERSION").read_text().strip()
     return {"name": f"{PREFIX}/registry", "tag": version, "image": f"{PREFIX}/registry:{version}",
-            "version": version, "archive": str(registry_archive_path())}
+            "version": version, "archive": str(registry_archive_path()),
+            "variants": {v: {"image": f"{PREFIX}/registry:{version}-{v}", "archive": str(registry_archive_path(v))}
+                         for v in REGISTRY_VARIANTS}}
 
 
 def sha256_file(path: Path) -> str:
@@ -252,6 +262,10 @@ def build_all(force: bool = False) -> list[Result]:
     reg = build_derived("registry", registry_image_info()["image"], base, force)
     results.append(reg)
     results.append(build_registry_archive(reg, force))
+    for variant, info in registry_image_info()["variants"].items():
+        image = build_derived(f"registry-{variant}", info["image"], reg, force)
+        results.append(image)
+        results.append(build_registry_archive(image, force, variant))
     for version in NGINX_TARBALLS:
         results.append(fetch_nginx(version, force))
     results.append(build_derived("s3", f"{PREFIX}/s3:latest", base, force))
