@@ -7,7 +7,6 @@ printed. Absolute numbers are printed too but only as context: this machine is s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -26,6 +25,9 @@ CACHE = REPO / ".cache" / "bench"
 LAB_CACHE = Path(os.environ.get("DOCKYARD_LAB_CACHE", REPO / "lab" / ".cache"))
 RESULTS = BENCH / "results"
 
+sys.path.insert(0, str(REPO / "lab"))
+from dockyard_lab.images import sha256_file  # noqa: E402  pylint: disable=wrong-import-position
+
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
@@ -42,14 +44,6 @@ def role_defaults(role: str = "nginx") -> dict:
     import yaml  # PyYAML comes with ansible-core in .venv
 
     return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_nginx(version: str = "1.26.3", *, jobs: int | None = None) -> Path:

@@ -103,31 +103,19 @@ def lab_down() -> None:
     run([*LABCTL, "rm-host", *HOSTS], check=False, capture=False)
 
 
-def ansible_env() -> dict:
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".cache" / "collections"),
-        "DOCKYARD_BENCH_REPO": str(REPO),
-        "DOCKYARD_BENCH_STATE": str(STATE),
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PY_COLORS": "0",
-    })
-    venv_bin = str(Path(sys.executable).parent)
-    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    return env
-
-
 def playbook(name: str, extra: dict | None = None, log_name: str | None = None) -> None:
     _common.collection_import_path()  # the .cache/collections link ansible.cfg uses
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(LAB / "inventory"), str(LAB / name)]
+    from ansible_collections.dockyard.registry.tests.harness import run_playbook  # pylint: disable=import-outside-toplevel
+
+    args = ["-i", str(LAB / "inventory"), str(LAB / name)]
     if extra:
-        cmd += ["-e", json.dumps(extra)]
+        args += ["-e", json.dumps(extra)]
     STATE.mkdir(parents=True, exist_ok=True)
     out = STATE / f"{log_name or Path(name).stem}.log"
     t0 = time.monotonic()
     with out.open("w") as fh:
-        res = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=ansible_env(), cwd=REPO)
+        res = run_playbook(*args, stdout=fh, stderr=subprocess.STDOUT, timeout=None,
+                           env={"DOCKYARD_BENCH_REPO": REPO, "DOCKYARD_BENCH_STATE": STATE})
     if res.returncode != 0:
         tail = "".join(out.read_text().splitlines(True)[-60:])
         raise SystemExit(f"[bench] ansible-playbook {name} failed (log: {out}):\n{tail}")

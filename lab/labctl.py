@@ -112,26 +112,30 @@ def cmd_address(args) -> int:
     return 0
 
 
-def cmd_summary(args) -> int:
-    """What `./dev lab` leaves behind: where the registry is, how to use it, what was verified."""
-    report_file = CACHE / "verify-report.json"
-    if not report_file.exists():
-        raise SystemExit(f"[lab] no verification report at {report_file}: run ./dev lab")
-    report = json.loads(report_file.read_text())
-    hosts = [(n, _address_or_none(n)) for n in lab_containers("default")]
+def summary_lines(report: dict, hosts: list) -> list:
+    """The summary of a verify report (playbooks/verify.yml) and the lab hosts [(name, address)]:
+    only what the report says ran."""
     url = report.get("registry", "")
     name = url.split("://", 1)[-1]
-    lines = [
+    backends = ", ".join(sorted(k for k in report.get("requests_per_backend", {}) if k != "nginx"))
+    pulls = report.get("clients_docker_pull", {})
+    pulled = sorted(client for client, digest in pulls.items() if digest)
+    skipped = sorted(client for client, digest in pulls.items() if not digest)
+    if pulled:
+        docker = f"docker CLI pull on {', '.join(pulled)}" + (f" (no docker CLI on {', '.join(skipped)})" if skipped else "")
+    else:
+        docker = "no docker CLI pull (no client has a docker CLI)" if skipped else "no docker CLI pull reported"
+    return [
         "",
         "dockyard.registry lab is up",
         "===========================",
-        f"registry          {url}  (nginx on 'proxy', backends {', '.join(sorted(k for k in report.get('requests_per_backend', {}) if k != 'nginx'))})",
+        f"registry          {url}  (nginx on 'proxy', backends {backends})",
         f"CA certificate    {report.get('ca_certificate', '?')}",
         "credentials       molecule/default/inventory/group_vars/all.yml (dockyard_registry_users; lab-only)",
         f"verified          {report.get('user')} pushed and pulled {report.get('image')}",
         f"                  manifest {report.get('manifest_digest')}",
         f"                  controller checks {', '.join(report.get('controller_checks_passed', []))};"
-        f" client checks {json.dumps(report.get('clients_checks_passed', {}))}; docker CLI pull on the clients",
+        f" client checks {json.dumps(report.get('clients_checks_passed', {}))}; {docker}",
         f"requests/backend  {json.dumps(report.get('requests_per_backend', {}))}",
         "hosts             " + ", ".join(f"{n} ({a})" for n, a in sorted(hosts)),
         "",
@@ -141,7 +145,16 @@ def cmd_summary(args) -> int:
         "tests:            ./dev test          tear down: ./dev clean",
         "",
     ]
-    print("\n".join(lines))
+
+
+def cmd_summary(args) -> int:
+    """What `./dev lab` leaves behind: where the registry is, how to use it, what was verified."""
+    report_file = CACHE / "verify-report.json"
+    if not report_file.exists():
+        raise SystemExit(f"[lab] no verification report at {report_file}: run ./dev lab")
+    report = json.loads(report_file.read_text())
+    hosts = [(n, _address_or_none(n)) for n in lab_containers("default")]
+    print("\n".join(summary_lines(report, hosts)))
     return 0
 
 

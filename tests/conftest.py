@@ -15,25 +15,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+# tests/harness.py knows where the collection is linked (bench/ runs this file with runpy, so
+# tests/ may not be on sys.path yet).
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+from harness import collections_root  # noqa: E402  pylint: disable=wrong-import-position
 
-
-def _collections_root() -> Path:
-    parts = REPO.parts
-    if len(parts) >= 3 and parts[-3] == "ansible_collections" and parts[-2:] == ("dockyard", "registry"):
-        return REPO.parent.parent.parent
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "dockyard" / "registry"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.symlink(os.path.relpath(REPO, link.parent), link)
-        except FileExistsError:
-            pass
-    return root
-
-
-_ROOT = str(_collections_root())
+_ROOT = str(collections_root())
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 

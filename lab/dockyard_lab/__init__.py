@@ -7,6 +7,7 @@ The logic behind ``lab/labctl.py`` (the command line), one concern per module:
 * ``cgroups``  the host's cgroup layout and capability bounding set, and the ``docker run``
                arguments a systemd lab host gets from them
 * ``hosts``    the shared lab network and the lifecycle of lab hosts (create, wait, destroy)
+* ``s3``       the lab's one S3 client (``lab/images/s3/s3lite.py``), loaded here or sent to a lab host
 
 Everything the lab needs comes from Debian's mirrors (and PyPI for the controller).
 """

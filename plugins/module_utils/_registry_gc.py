@@ -34,12 +34,13 @@ _DELETING = re.compile(r"Deleting blob: \S*/blobs/sha256/[0-9a-f]{2}/([0-9a-f]{6
 MEASURED_DRIVERS = ("s3", "filesystem")
 
 
-def gc_argv(container, config_path, delete_untagged=False, dry_run=False, docker="docker"):
-    """``docker exec <container> registry garbage-collect [flags] <config>``."""
+def gc_argv(container, config_path, delete_untagged=False, dry_run=False, docker="docker", docker_host=None):
+    """``docker [--host H] exec <container> registry garbage-collect [flags] <config>``."""
     for what, value in (("container", container), ("config_path", config_path)):
         if not value or not str(value).strip() or str(value).startswith("-"):
             raise ValueError("%s must be set, got %r" % (what, value))
-    argv = [docker, "exec", str(container), "registry", "garbage-collect"]
+    argv = [docker] + (["--host", str(docker_host)] if docker_host else []) + [
+        "exec", str(container), "registry", "garbage-collect"]
     if delete_untagged:
         argv.append("--delete-untagged")
     if dry_run:

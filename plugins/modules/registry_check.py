@@ -171,8 +171,7 @@ options:
   capture_headers:
     description:
       - Response headers whose values to collect in RV(captured_headers) (distinct values, in the
-        order seen). C(X-Dockyard-Upstream), which the proxy may set to the backend that answered,
-        is always collected, in RV(upstreams).
+        order seen).
     type: list
     elements: str
     default: []
@@ -303,12 +302,6 @@ checks_skipped:
   type: list
   elements: str
   sample: []
-upstreams:
-  description: Distinct values of the C(X-Dockyard-Upstream) response header over all checks.
-  returned: always
-  type: list
-  elements: str
-  sample: ["10.89.0.11:5000", "10.89.0.12:5000"]
 captured_headers:
   description: Distinct values of each header in O(capture_headers) over all checks.
   returned: always
@@ -317,7 +310,7 @@ captured_headers:
 auth:
   description:
     - What the C(auth) check saw. Like every check's result it also has C(seconds), C(requests)
-      (HTTP requests made), C(upstreams) and C(captured_headers) for that check alone.
+      (HTTP requests made) and C(captured_headers) for that check alone.
   returned: when C(auth) ran
   type: dict
   contains:
@@ -350,7 +343,6 @@ auth:
     authenticated_api_version: registry/2.0
     seconds: 0.012
     requests: 3
-    upstreams: ["10.89.0.11:5000"]
     captured_headers: {}
 push:
   description: What the C(push) check did.

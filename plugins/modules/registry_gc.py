@@ -37,6 +37,9 @@ options:
     description: Name of the registry container.
     type: str
     default: registry
+  docker_host:
+    description: The engine's API endpoint (C(docker --host)); the C(docker) CLI's default when unset.
+    type: str
   config_path:
     description: Path of C(config.yml) inside the container.
     type: str
@@ -131,11 +134,12 @@ from ansible_collections.dockyard.registry.plugins.module_utils import _registry
 
 def run_gc(module, dry_run):
     params = module.params
-    argv = _registry_gc.gc_argv(params["container"], params["config_path"], params["delete_untagged"], dry_run)
+    argv = _registry_gc.gc_argv(params["container"], params["config_path"], params["delete_untagged"], dry_run,
+                                docker_host=params["docker_host"])
     rc, out, err = module.run_command(argv)
     text = (out or "") + "\n" + (err or "")
     if rc != 0:
-        module.fail_json(msg="%s failed (exit code %d): %s" % (" ".join(argv[2:]), rc, text.strip()[-1500:]))
+        module.fail_json(msg="%s failed (exit code %d): %s" % (" ".join(argv[argv.index("exec"):]), rc, text.strip()[-1500:]))
     try:
         return _registry_gc.parse_gc_output(text)
     except ValueError as exc:
@@ -219,6 +223,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             container=dict(type="str", default="registry"),
+            docker_host=dict(type="str"),
             config_path=dict(type="str", required=True),
             delete_untagged=dict(type="bool", default=False),
             dry_run=dict(type="bool", default=False),

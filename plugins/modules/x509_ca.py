@@ -61,6 +61,20 @@ options:
       - Set to V(-1) for no limit.
     type: int
     default: 0
+  name_constraints:
+    description:
+      - Names the CA may sign for, written into a critical X.509 nameConstraints extension, as
+        C(DNS:example.com) (that name and every name below it), C(DNS:.example.com) (only names below
+        it) or C(IP:10.0.0.0/24) (a network; a single address means a /32 or /128). Go and OpenSSL
+        clients refuse a certificate below this CA whose names are outside them, so a copied CA key
+        cannot be used to impersonate other sites.
+      - An IP family without any permitted network is excluded entirely (C(0.0.0.0/0), C(::/0)).
+      - A new CA gets them. On an existing CA a difference is drift like the subject - reported, and
+        the CA certificate is re-signed with the same key only with O(reissue_certificate=true)
+        (clients must then receive the new CA certificate; certificates issued so far stay valid).
+      - Omit to leave the extension alone.
+    type: list
+    elements: str
   reissue_certificate:
     description:
       - When the existing CA certificate differs from the wanted subject, validity or path length,
@@ -108,6 +122,11 @@ fingerprint:
   type: str
   returned: success
   sample: "3F:9A:...:01"
+name_constraints:
+  description: The CA certificate's name constraints (null when it has none, or when there is no CA yet).
+  returned: always
+  type: dict
+  sample: {permitted: [DNS:registry.example.com, IP:10.0.0.0/24], excluded: ["IP:::/0"]}
 info:
   description: Subject, issuer, SANs, validity, serial number, fingerprint and key type of the CA certificate.
   type: dict
@@ -180,7 +199,8 @@ def run(module):
     try:
         plan = _x509.plan_ca(key, cert, p["key_type"], subject, p["validity_days"], p["renew_before_days"],
                              now, path_length=path_length, force=p["force"],
-                             reissue_certificate=p["reissue_certificate"])
+                             reissue_certificate=p["reissue_certificate"],
+                             name_constraints=p["name_constraints"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     for warning in plan.warnings:
@@ -195,7 +215,8 @@ def run(module):
         try:
             new_cert = _x509.issue_unmasked(
                 lambda serial: _x509.build_ca_certificate(key, subject, p["validity_days"], now,
-                                                          path_length=path_length, serial=serial),
+                                                          path_length=path_length, serial=serial,
+                                                          name_constraints=p["name_constraints"]),
                 [passphrase])
         except _x509.MaskedSecretError as exc:
             module.fail_json(msg="privatekey_passphrase: %s" % exc)
@@ -224,10 +245,11 @@ def run(module):
                                  "longer passphrase (the key must then be re-encrypted with it)" % p["certificate_path"])
         info = _x509.describe_certificate(cert)
         result.update(certificate=_x509.dump_certificate(cert).decode("ascii"),
-                      fingerprint=info["fingerprint"], info=info)
+                      fingerprint=info["fingerprint"], info=info,
+                      name_constraints=_x509.constraints.of_certificate(cert))
         after = info
     else:
-        result.update(certificate=None, fingerprint=None, info={})
+        result.update(certificate=None, fingerprint=None, info={}, name_constraints=None)
         after = {"subject": _x509.describe_name(subject), "key_type": p["key_type"],
                  "not_after": _x509.format_time(now + datetime.timedelta(days=p["validity_days"])),
                  "fingerprint": "(new)"}
@@ -247,6 +269,7 @@ def main():
             validity_days=dict(type="int", default=3650),
             renew_before_days=dict(type="int", default=180),
             path_length=dict(type="int", default=0),
+            name_constraints=dict(type="list", elements="str"),
             reissue_certificate=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
             backup=dict(type="bool", default=False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: x509_sign
-short_description: Sign a server CSR with the private CA and return the certificate
+short_description: Sign a server or client CSR with the private CA and return the certificate
 version_added: 0.1.0
 description:
   - Runs on the CA host (the CA private key never leaves it). Signs a CSR made by
@@ -16,12 +16,14 @@ description:
     certificate in PEM form; nothing is written on the CA host.
   - The certificate copies the CSR's subject and DNS/IP subject alternative names and carries
     basicConstraints C(CA:FALSE), keyUsage C(digitalSignature) (plus C(keyEncipherment) for RSA keys),
-    extended key usage C(serverAuth), subject and authority key identifiers. Its C(notAfter) is
-    capped at the CA certificate's, with a warning.
+    one extended key usage (C(serverAuth) or C(clientAuth), by O(usage)), subject and authority key
+    identifiers. Its C(notAfter) is capped at the CA certificate's, with a warning.
   - Every run issues a new certificate and reports C(changed); call it only when
     M(dockyard.registry.x509_csr) reports RV(dockyard.registry.x509_csr#module:reissue).
-  - Refuses a CSR with an invalid signature or without SANs, SANs other than O(subject_alt_name),
-    a CA certificate that does not match the CA key or is not a CA, and an expired CA.
+  - Refuses a CSR with an invalid signature, a server CSR without SANs, SANs other than
+    O(subject_alt_name), SANs outside the CA certificate's name constraints (with a message saying
+    how to widen them), a CA certificate that does not match the CA key or is not a CA, and an
+    expired CA.
 author:
   - dockyard.registry maintainers (@dockyard)
 attributes:
@@ -56,6 +58,14 @@ options:
   ca_privatekey_passphrase:
     description: Passphrase of the CA private key, when it is encrypted.
     type: str
+  usage:
+    description:
+      - V(server) issues a TLS server certificate (EKU serverAuth; SANs required), V(client) a TLS
+        client certificate (EKU clientAuth only; SANs optional), for example the certificate nginx
+        presents to the registry backends.
+    type: str
+    choices: [server, client]
+    default: server
   subject_alt_name:
     description:
       - SANs the CSR must ask for (same forms as M(dockyard.registry.x509_csr)'s option). The CSR
@@ -128,7 +138,7 @@ def run(module):
         ca_key = _x509.load_private_key(key_pem, p["ca_privatekey_passphrase"], what=p["ca_privatekey_path"])
         if module.check_mode:
             sans, start, end, warnings = _x509.prepare_signing(
-                csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"])
+                csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"], usage=p["usage"])
             cert = None
             info = {"subject": _x509.describe_name(csr.subject), "issuer": _x509.describe_name(ca_cert.subject),
                     "subject_alt_name": _x509.san_strings(sans), "not_before": _x509.format_time(start),
@@ -137,7 +147,7 @@ def run(module):
         else:
             cert, warnings = _x509.issue_unmasked(
                 lambda serial: _x509.sign_csr(csr, ca_cert, ca_key, p["validity_days"], now, p["subject_alt_name"],
-                                              serial=serial),
+                                              serial=serial, usage=p["usage"]),
                 [p["ca_privatekey_passphrase"]])
             info = _x509.describe_certificate(cert)
     except (_x509.PassphraseError, _x509.MaskedSecretError) as exc:
@@ -163,6 +173,7 @@ def main():
             ca_privatekey_passphrase=dict(type="str", no_log=True),
             subject_alt_name=dict(type="list", elements="str"),
             validity_days=dict(type="int", default=365),
+            usage=dict(type="str", default="server", choices=["server", "client"]),
         ),
         supports_check_mode=True,
     )

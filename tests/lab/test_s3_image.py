@@ -17,16 +17,15 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
-import types
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import image_present
+from conftest import image_present  # puts lab/ on sys.path
+from dockyard_lab.s3 import load_s3lite  # noqa: E402
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -37,18 +36,7 @@ REGISTRY = f"dockyard-s3test-{SUFFIX}-registry"
 MIB = 1024 * 1024
 
 
-def _load_s3lite():
-    """lab/images/s3/s3lite.py, loaded without writing bytecode next to it (a __pycache__ there
-    would change the s3 image's recipe hash and force a rebuild)."""
-    path = Path(__file__).resolve().parents[2] / "lab" / "images" / "s3" / "s3lite.py"
-    module = types.ModuleType("dockyard_lab_s3lite")
-    module.__file__ = str(path)
-    sys.modules[module.__name__] = module  # dataclasses look their module up there
-    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)  # noqa: S102
-    return module
-
-
-s3lite = _load_s3lite()
+s3lite = load_s3lite()  # lab/images/s3/s3lite.py, the lab's one S3 client
 
 
 def container_ip(labctl, name: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.dockyard.registry.tests.harness import run_ansible, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists())
@@ -57,6 +60,27 @@ def test_role_has_preflight_and_readme(role):
     assert "preflight.yml" in main
 
 
+# Platforms a molecule scenario runs on: the lab images are Debian (lab/dockyard_lab/common.py SUITE).
+# Add one here only together with a scenario that runs on it.
+TESTED_PLATFORMS = {"Debian": {"bookworm"}}
+
+
+def test_lab_images_are_a_tested_platform():
+    text = (REPO / "lab" / "dockyard_lab" / "common.py").read_text()
+    suite = re.search(r'SUITE = os.environ.get\("DOCKYARD_LAB_SUITE", "([a-z]+)"\)', text).group(1)
+    assert suite in TESTED_PLATFORMS["Debian"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_claim_only_tested_platforms(role):
+    meta = yaml.safe_load((REPO / "roles" / role / "meta" / "main.yml").read_text())
+    claimed = {p["name"]: set(map(str, p.get("versions", []))) for p in meta["galaxy_info"]["platforms"]}
+    for name, versions in claimed.items():
+        assert versions <= TESTED_PLATFORMS.get(name, set()), (
+            f"roles/{role}/meta/main.yml claims {name} {sorted(versions)}; no test runs there "
+            "(list it as untested in the docs instead)")
+
+
 def test_variable_reference_is_up_to_date():
     res = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-variables-doc.py"), "--check"],
                          capture_output=True, text=True, check=False)
@@ -68,15 +92,10 @@ def test_every_role_has_a_molecule_scenario():
         assert (REPO / "molecule" / role / "molecule.yml").exists(), f"no molecule scenario for {role}"
 
 
-def _ansible(tool: str) -> str:
-    return str(Path(sys.executable).parent / tool)
-
-
 def test_example_inventory_parses_with_the_expected_groups():
     import json  # pylint: disable=import-outside-toplevel
 
-    res = subprocess.run([_ansible("ansible-inventory"), "-i", str(REPO / "inventory.example"), "--list"],
-                         capture_output=True, text=True, check=False, cwd=REPO)
+    res = run_ansible("ansible-inventory", "-i", REPO / "inventory.example", "--list")
     assert res.returncode == 0, res.stderr
     inv = json.loads(res.stdout)
     for group in ("registry_proxy", "registry_backends", "registry_clients"):
@@ -88,7 +107,5 @@ def test_example_inventory_parses_with_the_expected_groups():
 
 @pytest.mark.parametrize("playbook", sorted(p.name for p in (REPO / "playbooks").glob("*.yml")))
 def test_playbooks_pass_syntax_check_with_the_example_inventory(playbook):
-    res = subprocess.run([_ansible("ansible-playbook"), "--syntax-check", "-i", str(REPO / "inventory.example"),
-                          str(REPO / "playbooks" / playbook)],
-                         capture_output=True, text=True, check=False, cwd=REPO)
+    res = run_playbook("--syntax-check", "-i", REPO / "inventory.example", REPO / "playbooks" / playbook)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +38,10 @@ TLS_UNIT = GROUP_VARS["lab_ca_tls_unit"]
 TLS_DIR = "/etc/dockyard/tls"
 PROXY = "ca-proxy"
 CLIENT = "ca-client"
+
+# ansible_collections.dockyard.registry resolves through the checkout's link (see ansible.cfg).
+sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
+from ansible_collections.dockyard.registry.tests.harness import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def lab_host(name: str):
@@ -148,19 +151,9 @@ def run_ca_playbook(*options: str, **extra_vars) -> PlaybookRun:
 
     dockyard_registry_address is passed with the value the inventory computes (labctl.py address
     ca-proxy), looked up once here instead of at every use in the run (a dozen docker inspects)."""
-    ansible_playbook = shutil.which("ansible-playbook") or str(Path(sys.executable).with_name("ansible-playbook"))
     args = ["-i", str(INVENTORY), *options, str(PROJECT / "playbooks" / "ca.yml"),
             "-e", json.dumps({"dockyard_registry_address": proxy_address(), **extra_vars})]
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / ".cache" / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    })
-    proc = subprocess.run([ansible_playbook, *args], cwd=PROJECT, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    proc = run_playbook(*args, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     try:
         data = json.loads(proc.stdout)
     except ValueError:

@@ -4,7 +4,8 @@ ct-debian: shared dockyard_* facts, port 5043, Docker + skopeo + containerd, a T
 its lab address, port 5043, reached as registry.dockyard.test through the /etc/hosts block, docker
 login. (Not 127.0.0.1: Docker treats registries resolving into 127.0.0.0/8 as insecure and would
 ignore TLS errors, hiding a missing trust.)
-ct-plain: the role alone, port 443, no Docker (auto skips it), podman/containerd dirs forced on.
+ct-plain: the role alone, port 443, no Docker (auto skips it), podman/containerd dirs forced on, the
+system trust store left alone (the default: client_trust_system false).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def server_pem() -> str:
     return (CA_DIR / "server.crt").read_text()
 
 
-@pytest.mark.parametrize("name", HOSTS)
+SYSTEM_STORE = ["ct-debian"]  # client_trust_system: true only there
+
+
+@pytest.mark.parametrize("name", SYSTEM_STORE)
 def test_ca_is_a_system_trust_anchor(name, ca_pem):
     host = lab_host(name)
     anchor = host.file(f"/usr/local/share/ca-certificates/{HOSTS[name]['ca_name']}.crt")
@@ -62,13 +66,21 @@ def test_ca_is_a_system_trust_anchor(name, ca_pem):
     assert link.is_symlink and link.linked_to == anchor.path
 
 
-@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("name", SYSTEM_STORE)
 def test_system_bundle_verifies_the_registry_certificate(name, server_pem):
     """The registry's server certificate verifies against the system bundle alone."""
     host = lab_host(name)
     res = host.run("openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt <<'EOF'\n%s\nEOF" % server_pem.strip())
     assert res.rc == 0, res.stdout + res.stderr
     assert "OK" in res.stdout
+
+
+def test_system_store_is_left_alone_by_default(server_pem):
+    """ct-plain keeps the default: no anchor, and the system bundle does not trust the registry's CA."""
+    host = lab_host("ct-plain")
+    assert not host.file(f"/usr/local/share/ca-certificates/{HOSTS['ct-plain']['ca_name']}.crt").exists
+    res = host.run("openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt <<'EOF'\n%s\nEOF" % server_pem.strip())
+    assert res.rc != 0 and "unable to get local issuer certificate" in res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("name", HOSTS)

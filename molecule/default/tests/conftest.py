@@ -27,6 +27,13 @@ def lab_host(name: str):
     return testinfra.get_host(f"docker://{name}")
 
 
+def s3lite_program(code: str) -> str:
+    """``code`` after the lab's S3 client (lab/images/s3/s3lite.py), as one program for run_python."""
+    sys.path.insert(0, str(LAB))
+    from dockyard_lab.s3 import s3lite_program as program  # pylint: disable=import-outside-toplevel
+    return program(code)
+
+
 def run_python(host, source: str, *args: str):
     """Run a Python script on a lab host through stdin (nothing is left on the host)."""
     cmd = "python3 - " + " ".join(shlex.quote(a) for a in args) + " <<'PYEOF'\n" + source + "\nPYEOF"

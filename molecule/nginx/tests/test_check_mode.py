@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 
-from conftest import LABCTL, PROJECT, SCENARIO
+from conftest import LABCTL, PROJECT, SCENARIO  # puts .cache/collections on sys.path
+
+from ansible_collections.dockyard.registry.tests.harness import run_playbook  # noqa: E402
 
 FRESH = "ngx-fresh"
 
@@ -24,13 +25,8 @@ def test_check_mode_on_a_fresh_host(tmp_path):
                        check=True, capture_output=True, text=True)
         inventory = tmp_path / "inventory.ini"
         inventory.write_text(f"[ngx_fresh]\n{FRESH} ansible_connection=community.docker.docker\n")
-        env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-                   ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"),
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", MOLECULE_PROJECT_DIRECTORY=str(PROJECT))
-        run = subprocess.run(
-            [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "--check", "-i", str(inventory),
-             str(SCENARIO / "playbooks" / "check_fresh.yml")],
-            text=True, capture_output=True, env=env, cwd=str(PROJECT), check=False)
+        run = run_playbook("--check", "-i", inventory, SCENARIO / "playbooks" / "check_fresh.yml",
+                           env={"MOLECULE_PROJECT_DIRECTORY": PROJECT})
         output = run.stdout + run.stderr
         assert run.returncode == 0, output[-6000:]
         recap = re.search(rf"^{FRESH}\s*:.*$", run.stdout, re.MULTILINE).group(0)

@@ -6,30 +6,17 @@ Runs last (file order): it recreates every container twice (log level changed, t
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, INVENTORY_FILE, PROJECT, SCENARIO_DIR
+from conftest import BACKENDS, INVENTORY_FILE, SCENARIO_DIR  # puts .cache/collections on sys.path
 
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+from ansible_collections.dockyard.registry.tests.harness import run_ansible, run_playbook  # noqa: E402
 
 
 def converge(*extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(PROJECT / ".cache" / "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PY_COLORS": "0",
-    })
-    return subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-v", "--diff", "-i", str(INVENTORY_FILE), str(SCENARIO_DIR / "converge.yml"), *extra],
-        env=env, capture_output=True, text=True, timeout=900, check=False)
+    return run_playbook("-v", "--diff", "-i", INVENTORY_FILE, SCENARIO_DIR / "converge.yml", *extra, timeout=900)
 
 
 def recap(output: str) -> dict:
@@ -56,9 +43,7 @@ def test_verbose_converge_prints_no_secret(extra, secrets):
 def test_inventory_lists_no_secret(secrets):
     """The inventory as molecule passes it (a directory) holds no secret: no generated secret
     file below it is parsed as an inventory source (a host named after the secret)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    res = subprocess.run([str(Path(sys.executable).with_name("ansible-inventory")), "-i", str(INVENTORY_FILE.parent),
-                          "--list"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    res = run_ansible("ansible-inventory", "-i", INVENTORY_FILE.parent, "--list", timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     data = json.loads(res.stdout)
     hosts = set(data["_meta"]["hostvars"]) | {h for group in data.values() for h in group.get("hosts", [])}

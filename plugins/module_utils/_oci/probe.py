@@ -28,7 +28,6 @@ from ansible_collections.dockyard.registry.plugins.module_utils._oci.spec import
     DEFAULT_REPOSITORY,
     DEFAULT_TIMEOUT,
     UPLOAD_MODES,
-    UPSTREAM_HEADER,
     _choice,
     _int,
     default_seed,
@@ -43,10 +42,10 @@ from ansible_collections.dockyard.registry.plugins.module_utils._oci.spec import
 
 
 class _Recorder:
-    """Counts requests per phase and collects header values (upstream backend, capture_headers)."""
+    """Counts requests per phase and collects the values of the ``capture_headers``."""
 
     def __init__(self, capture):
-        self.capture = (UPSTREAM_HEADER,) + tuple(h for h in capture if h.lower() != UPSTREAM_HEADER.lower())
+        self.capture = tuple(capture)
         self.phase = None
         self.phases = {}
 
@@ -70,7 +69,6 @@ class _Recorder:
         headers = dict(stats["headers"])
         return {
             "requests": stats["requests"],
-            "upstreams": headers.pop(UPSTREAM_HEADER, []),
             "captured_headers": headers,
         }
 
@@ -127,7 +125,6 @@ def run_checks(url, username=None, password=None, ca_path=None, validate_certs=T
         "image": image.summary(),
         "checks_passed": [],
         "checks_skipped": [],
-        "upstreams": [],
         "captured_headers": {},
         "warnings": [],
     }
@@ -148,9 +145,6 @@ def run_checks(url, username=None, password=None, ca_path=None, validate_certs=T
                 details["seconds"] = round(clock() - start, 3)
                 summary = recorder.summary(name)
                 details.update(summary)
-                for value in summary["upstreams"]:
-                    if value not in result["upstreams"]:
-                        result["upstreams"].append(value)
                 for header, values in summary["captured_headers"].items():
                     merged = result["captured_headers"].setdefault(header, [])
                     merged.extend(v for v in values if v not in merged)

@@ -56,7 +56,6 @@ DEFAULT_CHUNK_SIZE = 32768
 DEFAULT_TIMEOUT = 30.0
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 API_VERSION = "registry/2.0"
-UPSTREAM_HEADER = "X-Dockyard-Upstream"
 USER_AGENT = "dockyard.registry-registry_check/1 (python)"
 
 MAX_LAYER_SIZE = 8 ** 11 - 1  # the ustar size field holds 11 octal digits

@@ -161,6 +161,30 @@ def _headers(var, value):
     return headers
 
 
+TLS_MINIMUM_VERSIONS = ("tls1.2", "tls1.3")
+
+
+def _tls(params):
+    """``http.tls``: the backend's certificate and key, and the client CAs every client certificate must
+    chain to (the proxies'); the registry then refuses a TLS client without such a certificate."""
+    if not _bool("registry_tls", params.get("tls_enabled", False)):
+        return {}
+    out = {
+        "certificate": _abs_path("registry_tls_certificate", params.get("tls_certificate"), required=True),
+        "key": _abs_path("registry_tls_key", params.get("tls_key"), required=True),
+    }
+    clientcas = _str_list("registry_tls_client_ca", params.get("tls_clientcas"))
+    if not clientcas:
+        raise ValueError("registry_tls_client_ca is empty: without client CAs the registry would accept any TLS client")
+    out["clientcas"] = [_abs_path("registry_tls_client_ca", path, required=True) for path in clientcas]
+    out["minimumtls"] = _choice("registry_tls_minimum_version", params.get("tls_minimum_version", "tls1.2"),
+                                TLS_MINIMUM_VERSIONS)
+    if not _bool("registry_debug_enabled", params.get("debug_enabled", True)):
+        raise ValueError("registry_tls needs registry_debug_enabled: the health checks use the debug server's "
+                         "/debug/health, which needs no client certificate")
+    return out
+
+
 def _http(params, major):
     http_addr, debug_addr = listen_addresses(params)
     secret = params.get("http_secret")
@@ -189,6 +213,9 @@ def _http(params, major):
     headers = _headers("registry_headers", params.get("headers"))
     if headers:
         out["headers"] = headers
+    tls = _tls(params)
+    if tls:
+        out["tls"] = tls
     if debug_addr:
         debug = {"addr": debug_addr}
         if _bool("registry_prometheus_enabled", params.get("prometheus_enabled", True)):

@@ -7,8 +7,10 @@
 No Docker: the proxy host is ``ansible_connection=local`` and every directory lives under
 ``tmp_path``. The proxy uses the system Python when it has cryptography (Debian 12: 38.0.4) and
 the CA host (implicit localhost) the test's Python (cryptography 50), so both ends are exercised.
-Proves: second run changed=0 with the CA untouched, a SAN change reissues exactly once, check mode
-writes nothing, and openssl accepts the chain, SANs, EKU and AKI.
+Proves: second run changed=0 with the CA untouched, name constraints refuse a name outside them
+before anything changes and widen with the same key, a SAN change reissues exactly once, check mode
+writes nothing, a missing CA directory is not silently replaced, and openssl accepts the chain,
+SANs, EKU and AKI.
 """
 
 from __future__ import annotations
@@ -22,17 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.dockyard.registry.tests.harness import ansible_tool, run_playbook
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[3]
-PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-
-
-def _collections_root():
-    parts = REPO.parts
-    if len(parts) >= 3 and parts[-3] == "ansible_collections":
-        return REPO.parent.parent.parent
-    return REPO / ".cache" / "collections"
+PLAYBOOK = Path(ansible_tool("ansible-playbook"))
 
 
 def _proxy_python():
@@ -84,18 +80,14 @@ def lab(tmp_path_factory):
     return make_lab(tmp_path_factory.mktemp("ca_role"))
 
 
-def run_playbook(lab, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(_collections_root()), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCAL_TEMP=str(lab / ".tmp"),
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
-    cmd = [str(PLAYBOOK), "-i", str(lab / "inventory.yml"), str(lab / "site.yml")] + list(extra)
-    return subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+def run_lab_playbook(lab, *extra):
+    return run_playbook("-i", lab / "inventory.yml", lab / "site.yml", *extra, timeout=300,
+                        env={"ANSIBLE_LOCAL_TEMP": lab / ".tmp", "ANSIBLE_STDOUT_CALLBACK": "default",
+                             "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"})
 
 
 def play(lab, *extra):
-    proc = run_playbook(lab, *extra)
+    proc = run_lab_playbook(lab, *extra)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     recap = re.search(r"^proxy1\s*:\s*ok=(\d+)\s+changed=(\d+)", proc.stdout, re.MULTILINE)
     return int(recap.group(2)), proc.stdout
@@ -134,26 +126,63 @@ def test_ca_role_end_to_end(lab):
         assert aki == ski
         assert "CA:TRUE" in ca_text and "Certificate Sign, CRL Sign" in ca_text
 
-    # A SAN change reissues exactly once; the CA and the proxy key stay.
+    # The CA may sign only for the registry's names (critical name constraints): a name outside them
+    # is refused before anything changes, with the way to widen them.
+    ca_text = openssl("x509", "-in", str(ca_crt), "-noout", "-text") if shutil.which("openssl") else ""
+    assert not ca_text or ("X509v3 Name Constraints: critical" in ca_text and "DNS:registry.example.test" in ca_text)
     server_key = (tls / "registry.key").read_bytes()
-    changed, out = play(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
+    proc = run_playbook(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
+    assert proc.returncode != 0
+    assert "DNS:mirror.example.test is outside the CA's name constraints" in proc.stdout
+    assert "ca_name_constraints_extra" in proc.stdout and "Nothing was changed" in proc.stdout
+    assert (tls / "registry.crt").read_bytes() == cert_before and (tls / "registry.key").read_bytes() == server_key
+    assert not (tls / "registry.key.pending").exists()
+
+    # Widening: the CA certificate is re-signed with the same key; the proxy certificate stays valid.
+    changed, out = play(lab, "-e", '{"ca_name_constraints_extra": ["mirror.example.test"], "ca_reissue_certificate": true}')
+    assert changed == 2  # the CA certificate, and its copy in tls/
+    assert ca_key.read_bytes() == key_before and ca_crt.read_bytes() != ca_before
+    assert (tls / "registry.crt").read_bytes() == cert_before
+    if shutil.which("openssl"):
+        assert openssl("verify", "-CAfile", str(ca_crt), str(tls / "registry.crt")).strip().endswith(": OK")
+    widened = ca_crt.read_bytes()
+
+    # A SAN change then reissues exactly once; the CA and the proxy key stay.
+    wide = '"ca_name_constraints_extra": ["mirror.example.test"]'
+    changed, out = play(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"], %s}' % wide)
     assert changed == 2  # sign + install (the key is kept)
     assert "SANs differ: add DNS:mirror.example.test" in out
     assert (tls / "registry.key").read_bytes() == server_key
-    assert ca_crt.read_bytes() == ca_before
+    assert ca_crt.read_bytes() == widened
     reissued = (tls / "registry.crt").read_bytes()
     assert reissued != cert_before
 
-    # Check mode with the same name is quiet (the reissue happened once); with another name it
+    # Check mode with the same name is quiet (the reissue happened once); with another permitted name it
     # reports the reissue and writes nothing.
-    changed, out = play(lab, "--check", "-e", '{"ca_server_extra_names": ["mirror.example.test", "o.example.test"]}')
-    assert changed == 1 and "SANs differ: add DNS:o.example.test" in out
+    changed, out = play(lab, "--check", "-e",
+                        '{"ca_server_extra_names": ["mirror.example.test", "o.mirror.example.test"], %s}' % wide)
+    assert changed == 1 and "SANs differ: add DNS:o.mirror.example.test" in out
     assert (tls / "registry.crt").read_bytes() == reissued
-    assert "mirror.example.test" not in out.split("SANs differ")[1].splitlines()[0]
+    assert "DNS:mirror.example.test" not in out.split("SANs differ")[1].splitlines()[0]
+
+
+def test_a_missing_ca_directory_is_not_replaced_silently(tmp_path):
+    lab = make_lab(tmp_path)
+    play(lab)
+    cert = (tmp_path / "tls" / "registry.crt").read_bytes()
+    shutil.rmtree(tmp_path / "ca")  # a fresh clone, a CI runner: the CA directory is not there
+    proc = run_playbook(lab)
+    assert proc.returncode != 0
+    assert "has no ca.key/ca.crt, but proxy1 already hold" in proc.stdout and "ca_force_rotate" in proc.stdout
+    assert not (tmp_path / "ca" / "ca.key").exists()
+    assert (tmp_path / "tls" / "registry.crt").read_bytes() == cert
+    # deliberately: a new CA and new certificates
+    play(lab, "-e", "ca_force_rotate=true")
+    assert (tmp_path / "ca" / "ca.key").exists() and (tmp_path / "tls" / "registry.crt").read_bytes() != cert
 
 
 def test_short_ca_passphrase_is_refused_before_anything_is_written(tmp_path):
-    proc = run_playbook(make_lab(tmp_path), "-e", '{"ca_key_passphrase": "short-pw"}')
+    proc = run_lab_playbook(make_lab(tmp_path), "-e", '{"ca_key_passphrase": "short-pw"}')
     assert proc.returncode != 0
     assert "ca_key_passphrase must be empty" in proc.stdout and "at least 12 characters" in proc.stdout
     assert "short-pw" not in proc.stdout + proc.stderr

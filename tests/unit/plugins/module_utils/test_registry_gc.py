@@ -55,6 +55,8 @@ def test_argv():
         "docker", "exec", "registry", "registry", "garbage-collect", "/etc/docker/registry/config.yml"]
     assert gc.gc_argv("r", "/c.yml", delete_untagged=True, dry_run=True)[-3:] == [
         "--delete-untagged", "--dry-run", "/c.yml"]
+    assert gc.gc_argv("r", "/c.yml", docker_host="unix:///run/podman.sock")[:4] == [
+        "docker", "--host", "unix:///run/podman.sock", "exec"]
     for container, config in (("", "/c"), ("r", ""), ("--rm", "/c"), ("r", "--x")):
         with pytest.raises(ValueError):
             gc.gc_argv(container, config)

@@ -13,11 +13,10 @@ import stat
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
 from ansible_collections.dockyard.registry.plugins.modules import htpasswd
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 SECRETS = ("pw-alice", "pw-bob", "pw-carol", "new-alice")
 
@@ -38,10 +37,7 @@ def remote_tmp(tmp_path):
 def run(remote_tmp, check=False, diff=False, **params):
     params.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp=remote_tmp,
                   _ansible_keep_remote_files=False)
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            htpasswd.main()
-    out = caught.value
+    out = run_module(htpasswd, **params)
     dumped = json.dumps(out.result, default=str)
     for secret in SECRETS:
         assert secret not in dumped, "a password leaked into the result"

@@ -9,12 +9,8 @@ import json
 import os
 import stat
 
-import pytest
-
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.modules import nginx_build_info
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 ARGS = ["--prefix=/opt/nginx", "--user=www", "--group=www", "--with-pcre", "--with-http_ssl_module",
         "--with-cc-opt=-O2 -g"]
@@ -31,10 +27,7 @@ def fake_nginx(prefix, stderr, rc=0):
 
 
 def run(**params):
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            nginx_build_info.main()
-    return caught.value
+    return run_module(nginx_build_info, **params)
 
 
 def test_not_installed(tmp_path):

@@ -16,11 +16,9 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.module_utils import _nginx, _nginx_drain
 from ansible_collections.dockyard.registry.plugins.modules import nginx_drain
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 MASTER = r'''
 import os, signal, subprocess, sys, time
@@ -77,12 +75,7 @@ def proxy(tmp_path, request):
 
 
 def run(check_mode=False, **params):
-    if check_mode:
-        params["_ansible_check_mode"] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            nginx_drain.main()
-    return caught.value
+    return run_module(nginx_drain, check_mode=check_mode or None, **params)
 
 
 def children(pid):

@@ -10,11 +10,9 @@ import os
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.module_utils import _registry_gc
 from ansible_collections.dockyard.registry.plugins.modules import registry_gc
-from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import ModuleExit, exits  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 KEEP = "sha256:" + "a" * 64
 DROP1 = "sha256:" + "b" * 64
@@ -23,6 +21,9 @@ DROP2 = "sha256:" + "c" * 64
 FAKE_DOCKER = r'''#!/usr/bin/env python3
 import os, sys
 args = sys.argv[1:]
+if args[:1] == ["--host"]:
+    assert args[1] == "unix:///var/run/docker.sock", args
+    args = args[2:]
 assert args[:4] == ["exec", "registry", "registry", "garbage-collect"], args
 root, eligible = os.environ["FAKE_ROOT"], os.environ["FAKE_ELIGIBLE"].split()
 if os.environ.get("FAKE_FAIL"):
@@ -60,16 +61,11 @@ def storage(tmp_path, monkeypatch):
 def run(check_mode=False, **params):
     params.setdefault("config_path", "/etc/docker/registry/config.yml")
     params.setdefault("storage_driver", "filesystem")
-    if check_mode:
-        params["_ansible_check_mode"] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as caught:
-            registry_gc.main()
-    return caught.value
+    return run_module(registry_gc, check_mode=check_mode or None, **params)
 
 
 def test_real_run_removes_and_measures(storage):
-    out = run(filesystem_dir=str(storage))
+    out = run(filesystem_dir=str(storage), docker_host="unix:///var/run/docker.sock")
     assert not out.failed, out.result
     assert out.result["changed"]
     assert out.result["eligible"]["count"] == 2 and out.result["eligible"]["bytes"] == 42

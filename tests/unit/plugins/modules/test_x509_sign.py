@@ -10,22 +10,18 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.dockyard.registry.plugins.module_utils import _x509
 from ansible_collections.dockyard.registry.plugins.modules import x509_sign
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
 
 SANS = ["DNS:registry.example.com", "IP:192.0.2.10"]
 # Long enough never to occur in a certificate by chance (see test_short_passphrase_never_corrupts...).
 PASSPHRASE = "ca-key-passphrase-for-tests"
 
 
-def run(capsys, check_mode=False, diff=False, **args):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            x509_sign.main()
-    return json.loads(capsys.readouterr().out)
+def run(check_mode=False, diff=False, **args):
+    """The result as Ansible prints it (no_log values masked)."""
+    return run_module(x509_sign, check_mode=check_mode, diff=diff, **args).output
 
 
 @pytest.fixture
@@ -42,8 +38,8 @@ def args(tmp_path):
             "subject_alt_name": SANS}
 
 
-def test_signs_the_csr(capsys, args):
-    result = run(capsys, diff=True, validity_days=90, **args)
+def test_signs_the_csr(args):
+    result = run(diff=True, validity_days=90, **args)
     assert result["changed"]
     cert = _x509.load_certificate(result["certificate"])
     ca = _x509.load_certificate(open(args["ca_certificate_path"], "rb").read())
@@ -53,7 +49,7 @@ def test_signs_the_csr(capsys, args):
     assert PASSPHRASE not in json.dumps(result["diff"]) and "PRIVATE KEY" not in json.dumps(result)
 
 
-def test_short_passphrase_never_corrupts_the_returned_certificate(capsys, args, tmp_path):
+def test_short_passphrase_never_corrupts_the_returned_certificate(args, tmp_path):
     # Ansible masks every occurrence of a no_log value in a result; "pw" is inside about one
     # certificate in six, which used to reach the role as "********" in the PEM.
     key = _x509.load_private_key(open(args["ca_privatekey_path"], "rb").read(), PASSPHRASE)
@@ -61,7 +57,7 @@ def test_short_passphrase_never_corrupts_the_returned_certificate(capsys, args, 
     # The guarantee: the returned PEM is intact, or the run fails naming ca_privatekey_passphrase.
     intact = 0
     for _attempt in range(30):
-        result = run(capsys, **dict(args, ca_privatekey_path=str(tmp_path / "short.key"), ca_privatekey_passphrase="pw"))
+        result = run(**dict(args, ca_privatekey_path=str(tmp_path / "short.key"), ca_privatekey_passphrase="pw"))
         if result.get("failed"):
             assert "(ca_privatekey_passphrase)" in result["msg"] and "longer passphrase" in result["msg"]
             continue
@@ -72,41 +68,41 @@ def test_short_passphrase_never_corrupts_the_returned_certificate(capsys, args, 
     assert intact >= 25
 
 
-def test_check_mode_describes_without_signing(capsys, args):
-    result = run(capsys, check_mode=True, **args)
+def test_check_mode_describes_without_signing(args):
+    result = run(check_mode=True, **args)
     assert result["changed"] and result["certificate"] is None
     assert result["info"]["subject_alt_name"] == SANS and result["info"]["fingerprint"] == "(new)"
 
 
-def test_check_mode_still_refuses_bad_input(capsys, args):
-    result = run(capsys, check_mode=True, **dict(args, subject_alt_name=["other.example.com"]))
+def test_check_mode_still_refuses_bad_input(args):
+    result = run(check_mode=True, **dict(args, subject_alt_name=["other.example.com"]))
     assert result["failed"] and "CSR asks for SANs" in result["msg"]
 
 
-def test_unexpected_sans_are_refused(capsys, args):
-    result = run(capsys, **dict(args, subject_alt_name=["registry.example.com"]))
+def test_unexpected_sans_are_refused(args):
+    result = run(**dict(args, subject_alt_name=["registry.example.com"]))
     assert result["failed"] and "CSR asks for SANs" in result["msg"]
 
 
-def test_missing_or_wrong_passphrase(capsys, args):
-    missing = run(capsys, **dict(args, ca_privatekey_passphrase=None))
+def test_missing_or_wrong_passphrase(args):
+    missing = run(**dict(args, ca_privatekey_passphrase=None))
     assert missing["failed"] and "ca_privatekey_passphrase" in missing["msg"]
-    wrong = run(capsys, **dict(args, ca_privatekey_passphrase="bad"))
+    wrong = run(**dict(args, ca_privatekey_passphrase="bad"))
     assert wrong["failed"] and "wrong passphrase" in wrong["msg"]
 
 
-def test_missing_ca_files(capsys, args, tmp_path):
-    result = run(capsys, **dict(args, ca_certificate_path=str(tmp_path / "nope.crt")))
+def test_missing_ca_files(args, tmp_path):
+    result = run(**dict(args, ca_certificate_path=str(tmp_path / "nope.crt")))
     assert result["failed"] and "does not exist" in result["msg"]
 
 
-def test_ca_certificate_not_matching_the_key_is_refused(capsys, args, tmp_path):
+def test_ca_certificate_not_matching_the_key_is_refused(args, tmp_path):
     other = _x509.generate_private_key("ecdsa-p256")
     (tmp_path / "other.key").write_bytes(_x509.dump_private_key(other))
-    result = run(capsys, **dict(args, ca_privatekey_path=str(tmp_path / "other.key"), ca_privatekey_passphrase=None))
+    result = run(**dict(args, ca_privatekey_path=str(tmp_path / "other.key"), ca_privatekey_passphrase=None))
     assert result["failed"] and "does not match the CA private key" in result["msg"]
 
 
-def test_not_a_csr_is_refused(capsys, args):
-    result = run(capsys, **dict(args, csr="hello"))
+def test_not_a_csr_is_refused(args):
+    result = run(**dict(args, csr="hello"))
     assert result["failed"] and "csr is not a PEM certificate signing request" in result["msg"]

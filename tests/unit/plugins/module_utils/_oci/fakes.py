@@ -193,7 +193,7 @@ class FakeRegistry(_App):
         return user in self.users and (self.accept_any_password or self.users[user] == password)
 
     def _base_headers(self):
-        headers = {"Docker-Distribution-Api-Version": "registry/2.0", "X-Dockyard-Upstream": next(self.upstreams),
+        headers = {"Docker-Distribution-Api-Version": "registry/2.0", "X-Backend": next(self.upstreams),
                    "X-Cache-Status": "MISS"}
         if self.connection_close:
             headers["Connection"] = "close"

@@ -180,3 +180,26 @@ def test_input_is_not_modified():
 
 def test_not_a_dict():
     assert rc.config_errors(["x"], "3") == ["registry_config: the parameters must be a dictionary, got 'list'"]
+
+
+TLS = {"tls_enabled": True, "tls_certificate": "/etc/dockyard/tls/backend.crt",
+       "tls_key": "/etc/dockyard/tls/backend.key", "tls_clientcas": ["/etc/dockyard/tls/ca.crt"],
+       "tls_minimum_version": "tls1.2"}
+
+
+def test_mutual_tls_section():
+    for major in ("2", "3"):
+        config = rc.build_config(params(**TLS), major)
+        assert config["http"]["tls"] == {"certificate": "/etc/dockyard/tls/backend.crt",
+                                         "key": "/etc/dockyard/tls/backend.key",
+                                         "clientcas": ["/etc/dockyard/tls/ca.crt"], "minimumtls": "tls1.2"}
+    assert "tls" not in rc.build_config(params(**dict(TLS, tls_enabled="false")), "3")["http"]
+    assert "tls" not in rc.build_config(params(), "3")["http"]
+
+
+def test_mutual_tls_refusals():
+    assert rc.config_errors(params(**dict(TLS, tls_clientcas=[]))) == [
+        "registry_tls_client_ca is empty: without client CAs the registry would accept any TLS client"]
+    assert any("registry_tls_minimum_version" in e for e in rc.config_errors(params(**dict(TLS, tls_minimum_version="tls1.0"))))
+    assert any("registry_tls_key" in e for e in rc.config_errors(params(**dict(TLS, tls_key="backend.key"))))
+    assert any("registry_debug_enabled" in e for e in rc.config_errors(params(**dict(TLS, debug_enabled=False))))
