@@ -115,7 +115,8 @@ def test_ca_role_end_to_end(lab):
     assert changed > 0
     assert (ca_key.stat().st_mode & 0o777) == 0o600
     assert ((tls / "registry.key").stat().st_mode & 0o777) == 0o600
-    assert (tls / "ca.crt").read_bytes() == ca_crt.read_bytes()  # published in place (the default)
+    assert (tls / "ca.crt").read_bytes() == ca_crt.read_bytes()  # the trust bundle: the CA alone
+    assert (lab / "ca" / "trust-bundle.crt").read_bytes() == ca_crt.read_bytes()  # published for clients
     ca_before, key_before = ca_crt.read_bytes(), ca_key.read_bytes()
     cert_before = (tls / "registry.crt").read_bytes()
 
@@ -141,7 +142,7 @@ def test_ca_role_end_to_end(lab):
     ca_text = openssl("x509", "-in", str(ca_crt), "-noout", "-text") if shutil.which("openssl") else ""
     assert not ca_text or ("X509v3 Name Constraints: critical" in ca_text and "DNS:registry.example.test" in ca_text)
     server_key = (tls / "registry.key").read_bytes()
-    proc = run_playbook(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
+    proc = run_lab_playbook(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
     assert proc.returncode != 0
     assert "DNS:mirror.example.test is outside the CA's name constraints" in proc.stdout
     assert "ca_name_constraints_extra" in proc.stdout and "Nothing was changed" in proc.stdout
@@ -150,7 +151,7 @@ def test_ca_role_end_to_end(lab):
 
     # Widening: the CA certificate is re-signed with the same key; the proxy certificate stays valid.
     changed, out = play(lab, "-e", '{"ca_name_constraints_extra": ["mirror.example.test"], "ca_reissue_certificate": true}')
-    assert changed == 2  # the CA certificate, and its copy in tls/
+    assert changed == 3  # the CA certificate, the published trust bundle and the copy in tls/
     assert ca_key.read_bytes() == key_before and ca_crt.read_bytes() != ca_before
     assert (tls / "registry.crt").read_bytes() == cert_before
     if shutil.which("openssl"):
@@ -181,7 +182,7 @@ def test_a_missing_ca_directory_is_not_replaced_silently(tmp_path):
     play(lab)
     cert = (tmp_path / "tls" / "registry.crt").read_bytes()
     shutil.rmtree(tmp_path / "ca")  # a fresh clone, a CI runner: the CA directory is not there
-    proc = run_playbook(lab)
+    proc = run_lab_playbook(lab)
     assert proc.returncode != 0
     assert "has no ca.key/ca.crt, but proxy1 already hold" in proc.stdout and "ca_force_rotate" in proc.stdout
     assert not (tmp_path / "ca" / "ca.key").exists()
