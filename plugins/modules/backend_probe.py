@@ -26,7 +26,7 @@ author:
   - dockyard.registry maintainers (@dockyard)
 attributes:
   check_mode:
-    description: Runs in check mode too; the V(readonly) check is skipped there (it may start an upload).
+    description: Runs in check mode too; the V(readonly) check is skipped there (it may start an upload), and certificate files that do not exist yet (a fresh host) give RV(ok=false) instead of a failure.
     support: full
   diff_mode:
     description: Nothing to diff.
@@ -128,7 +128,13 @@ def run_module(module):
         context = None
         if params["tls"]:
             context = _backend_probe.ssl_context(params["ca_path"], params["client_cert"], params["client_key"])
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        if module.check_mode:
+            # Check mode on a fresh proxy: the ca role only pretended to write the certificates.
+            module.exit_json(changed=False, ok=False, results=[],
+                             msg="check mode: %s:%s not probed (%s)" % (params["address"], params["port"], exc))
+        module.fail_json(msg="cannot set up the probe of %s:%s: %s" % (params["address"], params["port"], exc))
+    except ValueError as exc:
         module.fail_json(msg="cannot set up the probe of %s:%s: %s" % (params["address"], params["port"], exc))
     authorization = _backend_probe.basic_auth(params["username"], params["password"])
     results = []
