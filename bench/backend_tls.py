@@ -95,8 +95,9 @@ PLAN = {"mtls": ["pull", "v2", "manifest"], "plain": ["pull", "v2", "manifest"],
 # Setup
 
 
-def setup(lab_ips: list) -> None:
+def setup() -> None:
     LAB.up()
+    lab_ips = [LAB.address(h) for h in LAB.backends]
     LAB.deploy()
     LAB.playbook(_lab.REPO / "playbooks" / "registry.yml", TWIN, "registry-twin")
     for name, role_vars in variants(lab_ips).items():
@@ -183,7 +184,7 @@ def check_twin_config() -> dict:
     return {"identical_minus_http_tls": True}
 
 
-_ALLOWED = re.compile(r"^\s*(#.*|proxy_ssl_\w+ .*;|proxy_pass https?://\S+;|server \S+:\d+;.*|keepalive(_timeout)? .*;|)$")
+_ALLOWED = re.compile(r"^\s*(#.*|proxy_ssl_\w+ .*;|proxy_pass https?://\S+;|server \S+:\d+\b[^;]*;.*|keepalive(_timeout)? .*;|)$")
 
 
 def check_conf_diffs() -> dict:
@@ -223,7 +224,8 @@ def check_routing(ep: Endpoints, auth: str) -> dict:
                         f"{NAME}:443:{ep.proxy_ip}", "-H", auth, f"{ep.proxy}/v2/?{tag}"]).stdout
             if code != "200":
                 raise SystemExit(f"[bench] probe through {config}: HTTP {code}")
-        seen = {f"{h}/{c}": sum(tag in line for line in LAB.registry_log(h, c).splitlines())
+        access = f'"GET /v2/?{tag} HTTP'  # the access log line (not the app log's "response completed")
+        seen = {f"{h}/{c}": sum(access in line for line in LAB.registry_log(h, c).splitlines())
                 for h in LAB.backends for c in ("registry", "registry-plain")}
         want_container, want_port = EXPECT[config]
         hits = sum(v for k, v in seen.items() if k.endswith("/" + want_container))
@@ -364,7 +366,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if not args.reuse:
-            setup([LAB.address(h) for h in LAB.backends])
+            setup()
         t_setup = time.monotonic() - t0
         ep = Endpoints(LAB)
         auth = "Authorization: Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
