@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/plot_results.py [--results bench/results] [--out docs/img]
 
-Reads htpasswd_auth.json, proxy_throughput.json and backend_tls.json (whichever exist) and writes
-docs/img/htpasswd-auth.svg, docs/img/proxy-throughput.svg (+ proxy-cpu.svg) and
-docs/img/backend-tls.svg: one bar per variant at the median over the rounds, with a whisker from the
+Reads htpasswd_auth.json, proxy_throughput.json, backend_tls.json and token_auth.json (whichever
+exist) and writes docs/img/htpasswd-auth.svg, docs/img/proxy-throughput.svg, docs/img/proxy-cpu.svg,
+docs/img/backend-tls.svg and docs/img/token-auth.svg: one bar per variant at the median over the
+rounds, with a whisker from the
 smallest to the largest round.
 """
 
@@ -198,6 +199,24 @@ def backend_tls_chart(data: dict) -> str:
     return hbar_svg("Mutual TLS to the backends: ratios measured side by side", sub, items,
                     axis_label="ratio (same round)", xmax=hi, refline=(1.0, "equal"), label_width=420)
 
+def token_chart(data: dict) -> str:
+    """Requests/s ratio to no auth per request kind: token vs basic (default hash)."""
+    items = []
+    labels = {"manifest_head": "manifest HEAD", "v2_get": "GET /v2/"}
+    colours = {"none": "#888", "basic": "#d98c1f", "token": "#2b7bb9"}
+    for request in ("manifest_head", "v2_get"):
+        base = data["samples"][f"none/{request}"]
+        for variant in ("none", "basic", "token"):
+            v = data["samples"][f"{variant}/{request}"]
+            r = [a / b for a, b in zip(v, base)]
+            note = f"{statistics.median(v):,.0f} req/s" + ("" if variant == "none" else f", {statistics.median(r):.3g}x")
+            items.append((f"{labels[request]}, {variant}", statistics.median(r), min(r), max(r), note, colours[variant]))
+    m = data["machine"]
+    sub = (f"{data['nginx']}, same nginx for all three, ab -k -c{data['connections']} -t{data['duration']}, "
+           f"{data['rounds']} rounds; {m['cpus']} vCPU, {m['date'][:10]}; bar = median, whisker = min..max")
+    return hbar_svg("Token vs basic authentication: requests/s as a ratio to no authentication", sub, items,
+                    axis_label="requests/s relative to no authentication (same round)", xmax=1.3, label_width=260)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -208,7 +227,8 @@ def main(argv=None) -> int:
     for name, fn, svg in [("htpasswd_auth", htpasswd_chart, "htpasswd-auth.svg"),
                           ("proxy_throughput", proxy_chart, "proxy-throughput.svg"),
                           ("proxy_throughput", cpu_chart, "proxy-cpu.svg"),
-                          ("backend_tls", backend_tls_chart, "backend-tls.svg")]:
+                          ("backend_tls", backend_tls_chart, "backend-tls.svg"),
+                          ("token_auth", token_chart, "token-auth.svg")]:
         src = args.results / f"{name}.json"
         if src.exists():
             text = fn(json.loads(src.read_text()))

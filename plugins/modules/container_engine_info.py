@@ -22,16 +22,8 @@ description:
   - Changes nothing on the host, so it runs in check mode too.
 author:
   - dockyard.registry maintainers (@dockyard)
-attributes:
-  check_mode:
-    description: Runs normally in check mode; it only reads.
-    support: full
-  diff_mode:
-    description: Nothing to diff; the module never changes anything.
-    support: none
-  idempotent:
-    description: Always reports RV(ignore:changed=false).
-    support: full
+extends_documentation_fragment:
+  - dockyard.registry.read_only
 options:
   docker_host:
     description: The engine's API endpoint, as the community.docker modules take it (C(unix://) or C(tcp://)).
@@ -122,8 +114,6 @@ message:
   type: str
 """
 
-import socket
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _container_engine as engine
@@ -148,7 +138,7 @@ def main():
         module.fail_json(msg=str(exc))
     state["binaries"] = engine.find_binaries(engine.ENGINE_BINARIES + engine.CLIENT_BINARIES)
     state["requests"] = engine.has_requests()
-    decision = engine.plan(socket.gethostname(), state, p["install"], p["packages"], p["python_packages"],
+    decision = engine.plan(None, state, p["install"], p["packages"], p["python_packages"],
                            var=p["install_variable"])
     module.exit_json(changed=False, **state, **decision)
 
