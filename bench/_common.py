@@ -169,6 +169,51 @@ def machine_facts() -> dict:
             "loadavg": os.getloadavg()}
 
 
+def add_run_args(ap, hosts: str) -> None:
+    """The options every lab benchmark takes: --keep, --reuse, --seed, --report."""
+    ap.add_argument("--keep", action="store_true", help=f"keep the bench lab ({hosts}) afterwards")
+    ap.add_argument("--reuse", action="store_true", help="measure on a kept lab as it is (no deploy, no rendering)")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
+                    help="only recompute the report of an earlier run's results file (no lab)")
+
+
+def rewrite_report(path: Path, report) -> None:
+    """--report: recompute the summary of an earlier results file with the current report()."""
+    data = json.loads(path.read_text())
+    data["summary"] = report(data)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def seeded(seed):
+    """(seed, random.Random(seed)); a fresh random seed when none is given (printed with the results)."""
+    seed = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
+    return seed, random.Random(seed)
+
+
+class LabSession:
+    """``with LabSession(keep, hosts, down):`` the lab goes away at the end, also on failure, SIGTERM
+    or SIGINT (also in a background job, where SIGINT starts out ignored), unless ``keep``."""
+
+    def __init__(self, keep: bool, hosts, down):
+        self.keep, self.hosts, self.down = keep, list(hosts), down
+
+    def __enter__(self):
+        import signal  # pylint: disable=import-outside-toplevel
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.keep:
+            log("--keep: the lab stays up (" + ", ".join(self.hosts) + "); remove it with "
+                "`python3 lab/labctl.py rm-host " + " ".join(self.hosts) + "`")
+        else:
+            self.down()
+        return False
+
+
 def save_results(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

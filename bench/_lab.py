@@ -51,8 +51,25 @@ def run(cmd, *, check=True, capture=True, env=None, timeout=None, input_=None):
     return res
 
 
-def dexec(host: str, *cmd, check=True, timeout=120):
+def dexec(host: str, *cmd, check=True, timeout=300):
     return run(["docker", "exec", host, *cmd], check=check, timeout=timeout)
+
+
+def address(host: str) -> str:
+    """The lab address of a host (labctl)."""
+    return run([*LABCTL, "address", host]).stdout.strip()
+
+
+def hosts_up(hosts: dict) -> None:
+    """Start lab hosts ({name: image kind}) with labctl."""
+    for host, image in hosts.items():
+        log(f"labctl run-host {host} --image {image}")
+        run([*LABCTL, "run-host", host, "--image", image], capture=False)
+
+
+def hosts_down(hosts) -> None:
+    log("labctl rm-host " + " ".join(hosts))
+    run([*LABCTL, "rm-host", *hosts], check=False, capture=False)
 
 
 class BenchLab:
@@ -79,16 +96,13 @@ class BenchLab:
     # --- hosts ---------------------------------------------------------------------------------
 
     def up(self) -> None:
-        for host, image in self.hosts.items():
-            log(f"labctl run-host {host} --image {image}")
-            run([*LABCTL, "run-host", host, "--image", image], capture=False)
+        hosts_up(self.hosts)
 
     def down(self) -> None:
-        log("labctl rm-host " + " ".join(self.hosts))
-        run([*LABCTL, "rm-host", *self.hosts], check=False, capture=False)
+        hosts_down(self.hosts)
 
     def address(self, host: str) -> str:
-        return run([*LABCTL, "address", host]).stdout.strip()
+        return address(host)
 
     # --- Ansible -------------------------------------------------------------------------------
 

@@ -50,7 +50,6 @@ import hashlib
 import json
 import random
 import re
-import signal
 import sys
 import time
 import uuid
@@ -348,23 +347,14 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--gets", type=int, default=2, help="pulls of the big blob per sample (averaged)")
     ap.add_argument("--blob-mib", type=int, default=256)
-    ap.add_argument("--keep", action="store_true", help="keep the lab (hosts btls-*) afterwards")
-    ap.add_argument("--reuse", action="store_true", help="measure on a kept lab (no deploy, no rendering)")
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
-                    help="only print the report of an earlier run's results file (no lab)")
+    _common.add_run_args(ap, "btls-*")
     args = ap.parse_args(argv)
     if args.report:
-        data = json.loads(args.report.read_text())
-        data["summary"] = report(data)
-        args.report.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        _common.rewrite_report(args.report, report)
         return 0
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    rng = random.Random(seed)
+    seed, rng = _common.seeded(args.seed)
     t0 = time.monotonic()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with _common.LabSession(args.keep, LAB.hosts, LAB.down):
         if not args.reuse:
             setup()
         t_setup = time.monotonic() - t0
@@ -392,12 +382,6 @@ def main(argv=None) -> int:
         data["summary"] = report(data)
         log(f"results: {_common.save_results('backend_tls', data)}; setup {t_setup:.0f}s, "
             f"measurement {data['measure_s']:.0f}s")
-    finally:
-        if args.keep:
-            log("--keep: the lab stays up (" + ", ".join(LAB.hosts) + "); remove it with "
-                "`python3 lab/labctl.py rm-host " + " ".join(LAB.hosts) + "`")
-        else:
-            LAB.down()
     return 0
 
 

@@ -33,11 +33,9 @@ Usage: .venv/bin/python bench/proxy_throughput.py [--rounds 7] [--keep]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -302,26 +300,14 @@ def main(argv=None) -> int:
     ap.add_argument("--blob-mib", type=int, default=256)
     ap.add_argument("--burst", type=int, default=32, help="concurrent GETs in a burst")
     ap.add_argument("--burst-mib", type=int, default=64, help="size of the burst blob")
-    ap.add_argument("--keep", action="store_true", help="keep the bench lab (hosts bench-*) afterwards")
-    ap.add_argument("--reuse", action="store_true",
-                    help="use a running bench lab (from --keep) as it is: no deploy, no variant rendering")
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
-                    help="only print the report of an earlier run's results file (no lab)")
+    _common.add_run_args(ap, "hosts bench-*")
     args = ap.parse_args(argv)
     if args.report:
-        data = json.loads(args.report.read_text())
-        data["summary"] = report(data)
-        args.report.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        _common.rewrite_report(args.report, report)
         return 0
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    rng = random.Random(seed)
+    seed, rng = _common.seeded(args.seed)
     t0 = time.monotonic()
-    # The lab is removed in `finally`: make SIGTERM and SIGINT (also in a background job, where
-    # SIGINT starts out ignored) unwind through it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with _common.LabSession(args.keep, LAB.hosts, LAB.down):
         if not args.reuse:
             LAB.up()
             LAB.deploy()
@@ -345,12 +331,6 @@ def main(argv=None) -> int:
         data["summary"] = report(data)
         path = _common.save_results("proxy_throughput", data)
         log(f"results: {path}")
-    finally:
-        if args.keep:
-            log("--keep: the bench lab stays up (" + ", ".join(LAB.hosts) + "); remove it with "
-                "`python3 lab/labctl.py rm-host " + " ".join(LAB.hosts) + "`")
-        else:
-            LAB.down()
     return 0
 
 
