@@ -131,7 +131,7 @@ def test_ca_role_end_to_end(lab):
     ca_text = openssl("x509", "-in", str(ca_crt), "-noout", "-text") if shutil.which("openssl") else ""
     assert not ca_text or ("X509v3 Name Constraints: critical" in ca_text and "DNS:registry.example.test" in ca_text)
     server_key = (tls / "registry.key").read_bytes()
-    proc = run_playbook(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
+    proc = run_lab_playbook(lab, "-e", '{"ca_server_extra_names": ["mirror.example.test"]}')
     assert proc.returncode != 0
     assert "DNS:mirror.example.test is outside the CA's name constraints" in proc.stdout
     assert "ca_name_constraints_extra" in proc.stdout and "Nothing was changed" in proc.stdout
@@ -171,7 +171,7 @@ def test_a_missing_ca_directory_is_not_replaced_silently(tmp_path):
     play(lab)
     cert = (tmp_path / "tls" / "registry.crt").read_bytes()
     shutil.rmtree(tmp_path / "ca")  # a fresh clone, a CI runner: the CA directory is not there
-    proc = run_playbook(lab)
+    proc = run_lab_playbook(lab)
     assert proc.returncode != 0
     assert "has no ca.key/ca.crt, but proxy1 already hold" in proc.stdout and "ca_force_rotate" in proc.stdout
     assert not (tmp_path / "ca" / "ca.key").exists()
