@@ -19,6 +19,7 @@ a stamp). Changing ``BUILDER_VERSION`` or anything hashed rebuilds the images fo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -192,15 +193,14 @@ def docker_build(recipe_dir: str, tag: str, recipe: str, build_args: dict | None
 
 
 def build_derived(name: str, tag: str, parent: Result, force: bool = False) -> Result:
-    """An image built FROM a systemd base image with lab/images/<name>/Dockerfile (the result is
-    named after the tag: dind, dind-trixie, ...)."""
+    """An image built FROM dockyard-lab/systemd with lab/images/<name>/Dockerfile."""
     parent_recipe = image_label(parent.detail)
     recipe = tree_hash(IMAGES_DIR / name, parent_recipe or "")
     start = time.monotonic()
     if not force and not parent.built and image_label(tag) == recipe:
-        return Result(_short(tag), False, time.monotonic() - start, tag)
+        return Result(name, False, time.monotonic() - start, tag)
     docker_build(name, tag, recipe, {"BASE": parent.detail})
-    return Result(_short(tag), True, time.monotonic() - start, tag)
+    return Result(name, True, time.monotonic() - start, tag)
 
 
 def registry_archive_path() -> Path:
@@ -275,7 +275,8 @@ def build_all(force: bool = False) -> list[Result]:
     results.append(build_derived("s3", f"{PREFIX}/s3:latest", base, force))
     for suite in (s for s in EXTRA_SUITES if s != SUITE):
         suite_base = build_systemd(force, suite)
-        results += [suite_base, build_derived("dind", suite_image("dind", suite), suite_base, force)]
+        dind = build_derived("dind", suite_image("dind", suite), suite_base, force)
+        results += [suite_base, dataclasses.replace(dind, name=_short(dind.detail))]
     return results
 
 
