@@ -120,25 +120,52 @@ def test_role_has_preflight_and_readme(role):
     assert "preflight.yml" in main
 
 
-# Platforms a molecule scenario runs on: the lab images are Debian (lab/dockyard_lab/common.py SUITE).
-# Add one here only together with a scenario that runs on it.
-TESTED_PLATFORMS = {"Debian": {"bookworm"}}
+# Platforms a role claims in meta/main.yml must be ones a molecule scenario runs it on. A platform's
+# Debian release comes from its lab image (lab/dockyard_lab/images.py: dockyard-lab/<kind> is the
+# lab's default release, dockyard-lab/<kind>-<suite> another one); the role runs on the platforms in
+# the groups it is applied to (playbooks/site.yml), whatever the scenario.
+ROLE_GROUPS = {"ca": {"registry_proxy", "registry_backends"}, "nginx": {"registry_proxy"},
+               "registry": {"registry_backends"}, "client_trust": {"registry_clients"}}
+ANY_REGISTRY_GROUP = {"registry_proxy", "registry_backends", "registry_clients"}
 
 
-def test_lab_images_are_a_tested_platform():
+def _default_suite() -> str:
     text = (REPO / "lab" / "dockyard_lab" / "common.py").read_text()
-    suite = re.search(r'SUITE = os.environ.get\("DOCKYARD_LAB_SUITE", "([a-z]+)"\)', text).group(1)
-    assert suite in TESTED_PLATFORMS["Debian"]
+    return re.search(r'SUITE = os.environ.get\("DOCKYARD_LAB_SUITE", "([a-z]+)"\)', text).group(1)
+
+
+def image_release(image: str, default_suite: str):
+    """The Debian release of a lab test-host image (None for other images: s3, registry)."""
+    match = re.match(r"^dockyard-lab/(?:systemd|dind)(?:-([a-z]+))?:", image)
+    return (match.group(1) or default_suite) if match else None
+
+
+def tested_releases(role: str) -> set:
+    suite, releases = _default_suite(), set()
+    for molecule_yml in (REPO / "molecule").glob("*/molecule.yml"):
+        for platform in yaml.safe_load(molecule_yml.read_text()).get("platforms") or []:
+            release = image_release(platform.get("image", ""), suite)
+            if release and set(platform.get("groups") or []) & ROLE_GROUPS.get(role, ANY_REGISTRY_GROUP):
+                releases.add(release)
+    return releases
+
+
+def test_platform_releases_come_from_the_lab_images():
+    assert image_release("dockyard-lab/dind:latest", "bookworm") == "bookworm"
+    assert image_release("dockyard-lab/systemd-trixie:latest", "bookworm") == "trixie"
+    assert image_release("dockyard-lab/s3:latest", "bookworm") is None
+    assert _default_suite() in tested_releases("nginx")
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_roles_claim_only_tested_platforms(role):
     meta = yaml.safe_load((REPO / "roles" / role / "meta" / "main.yml").read_text())
     claimed = {p["name"]: set(map(str, p.get("versions", []))) for p in meta["galaxy_info"]["platforms"]}
+    tested = {"Debian": tested_releases(role)}
     for name, versions in claimed.items():
-        assert versions <= TESTED_PLATFORMS.get(name, set()), (
-            f"roles/{role}/meta/main.yml claims {name} {sorted(versions)}; no test runs there "
-            "(list it as untested in the docs instead)")
+        assert versions <= tested.get(name, set()), (
+            f"roles/{role}/meta/main.yml claims {name} {sorted(versions)}; molecule runs it on {tested} only "
+            "(list the rest as untested in the docs instead)")
 
 
 def test_variable_reference_is_up_to_date():
