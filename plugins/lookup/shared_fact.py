@@ -18,7 +18,7 @@ description:
     the fact agrees - C(dockyard_proxy_group) V(registry_proxy), C(dockyard_backends_group)
     V(registry_backends), C(dockyard_clients_group) V(registry_clients), C(dockyard_ca_dir)
     C(<inventory_dir, else playbook_dir>/.dockyard-ca), C(dockyard_ca_certificate_file)
-    C(<dockyard_ca_dir>/ca.crt).
+    C(<dockyard_ca_dir>/trust-bundle.crt).
   - A fact set to C(null) counts as not set.
 options:
   _terms:
@@ -36,7 +36,7 @@ EXAMPLES = r"""
 - name: Where the ca role publishes the CA certificate on the controller
   ansible.builtin.debug:
     msg: "{{ lookup('dockyard.registry.shared_fact', 'dockyard_ca_certificate_file') }}"
-  # nothing set, inventory in /srv/inv => /srv/inv/.dockyard-ca/ca.crt
+  # nothing set, inventory in /srv/inv => /srv/inv/.dockyard-ca/trust-bundle.crt
 """
 
 RETURN = r"""

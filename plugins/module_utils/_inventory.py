@@ -10,7 +10,7 @@ It imports nothing from Ansible and raises ``ValueError`` on bad input. It owns:
 
 * the defaults of the shared ``dockyard_*`` facts that are not plain values (``SHARED_DEFAULTS``,
   ``shared_fact``): the inventory group names, where the CA directory and the published CA
-  certificate are on the controller (docs/inventory.md). Roles and playbooks read them through the
+  trust bundle are on the controller (docs/inventory.md). Roles and playbooks read them through the
   ``dockyard.registry.shared_fact`` lookup;
 * which registry users are present (``present_users``: a user without ``state`` is present);
 * how a host is written next to a port (``url_host``, ``host_port``): IPv6 literals in brackets.
@@ -28,7 +28,8 @@ SHARED_DEFAULTS = {
     "dockyard_clients_group": "registry_clients",
     # Next to the inventory (or the playbook when there is no inventory directory).
     "dockyard_ca_dir": lambda get: "%s/.dockyard-ca" % (_get(get, "inventory_dir") or _get(get, "playbook_dir") or "."),
-    "dockyard_ca_certificate_file": lambda get: "%s/ca.crt" % shared_fact("dockyard_ca_dir", get),
+    # What clients trust: the CA certificate, and the next one too during a rotation (roles/ca).
+    "dockyard_ca_certificate_file": lambda get: "%s/trust-bundle.crt" % shared_fact("dockyard_ca_dir", get),
 }
 
 

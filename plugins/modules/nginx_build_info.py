@@ -23,16 +23,8 @@ description:
   - Changes nothing on the host, so it runs in check mode too.
 author:
   - dockyard.registry maintainers (@dockyard)
-attributes:
-  check_mode:
-    description: Runs normally in check mode; it only reads.
-    support: full
-  diff_mode:
-    description: Nothing to diff; the module never changes anything.
-    support: none
-  idempotent:
-    description: Always reports RV(ignore:changed=false).
-    support: full
+extends_documentation_fragment:
+  - dockyard.registry.read_only
 options:
   prefix:
     description:

@@ -61,8 +61,18 @@ PLAY = """
 - name: Issue the proxy certificate
   hosts: registry_proxy
   gather_facts: false
-  roles:
-    - dockyard.registry.ca
+  tasks:
+    - name: A CA rotation step (playbooks/rotate-ca.yml), when one is asked for
+      ansible.builtin.include_role:
+        name: dockyard.registry.ca
+        tasks_from: rotate.yml
+      vars:
+        ca_rotation_step: "{{ step }}"
+      when: step is defined
+
+    - name: The role
+      ansible.builtin.include_role:
+        name: dockyard.registry.ca
 """
 
 
@@ -187,3 +197,54 @@ def test_short_ca_passphrase_is_refused_before_anything_is_written(tmp_path):
     assert "ca_key_passphrase must be empty" in proc.stdout and "at least 12 characters" in proc.stdout
     assert "short-pw" not in proc.stdout + proc.stderr
     assert not (tmp_path / "ca").exists() and not (tmp_path / "tls").exists()
+
+
+def _certs(path):
+    """The certificates of a PEM bundle, as cryptography objects."""
+    from ansible_collections.dockyard.registry.plugins.module_utils import _x509  # pylint: disable=import-outside-toplevel
+    text = path.read_text()
+    parts = ["-----BEGIN CERTIFICATE-----" + p for p in text.split("-----BEGIN CERTIFICATE-----")[1:]]
+    return [_x509.load_certificate(p) for p in parts]
+
+
+def test_ca_rotation_steps(tmp_path):
+    """prepare: both CAs trusted, certificates unchanged; switch: reissued by the next CA; finish:
+    the next CA is the CA, the old one retired, only the new one trusted. Each step is idempotent."""
+    from ansible_collections.dockyard.registry.plugins.module_utils import _x509  # pylint: disable=import-outside-toplevel
+    lab = make_lab(tmp_path)
+    play(lab)
+    ca_dir, tls = tmp_path / "ca", tmp_path / "tls"
+    old_ca = _x509.load_certificate((ca_dir / "ca.crt").read_bytes())
+    leaf = (tls / "registry.crt").read_bytes()
+    client_leaf = (tls / "proxy-client.crt").read_bytes()
+
+    play(lab, "-e", "step=prepare")
+    assert (ca_dir / "next" / "ca.key").stat().st_mode & 0o777 == 0o600
+    new_ca = _x509.load_certificate((ca_dir / "next" / "ca.crt").read_bytes())
+    assert [c.fingerprint(new_ca.signature_hash_algorithm) for c in _certs(tls / "ca.crt")] == \
+        [c.fingerprint(new_ca.signature_hash_algorithm) for c in (old_ca, new_ca)]
+    assert len(_certs(ca_dir / "trust-bundle.crt")) == 2
+    assert (tls / "registry.crt").read_bytes() == leaf  # still issued by the current CA
+    assert _x509.constraints.of_certificate(new_ca) == _x509.constraints.of_certificate(old_ca)
+    changed, _out = play(lab, "-e", "step=prepare")
+    assert changed == 0
+
+    play(lab, "-e", "step=switch")
+    for name in ("registry", "proxy-client"):
+        cert = _x509.load_certificate((tls / f"{name}.crt").read_bytes())
+        assert _x509.is_issued_by(cert, new_ca) and not _x509.is_issued_by(cert, old_ca), name
+    assert (tls / "proxy-client.crt").read_bytes() != client_leaf
+    changed, _out = play(lab, "-e", "step=switch")
+    assert changed == 0
+
+    play(lab, "-e", "step=finish")
+    assert _x509.load_certificate((ca_dir / "ca.crt").read_bytes()).fingerprint(new_ca.signature_hash_algorithm) == \
+        new_ca.fingerprint(new_ca.signature_hash_algorithm)
+    assert not (ca_dir / "next").exists()
+    retired = list((ca_dir / "retired").iterdir())
+    assert len(retired) == 1 and (retired[0] / "ca.key").exists()
+    assert len(_certs(tls / "ca.crt")) == 1 and len(_certs(ca_dir / "trust-bundle.crt")) == 1
+    changed, _out = play(lab)
+    assert changed == 0
+    if shutil.which("openssl"):
+        assert openssl("verify", "-CAfile", str(ca_dir / "ca.crt"), str(tls / "registry.crt")).strip().endswith(": OK")

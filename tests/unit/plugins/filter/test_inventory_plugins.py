@@ -42,6 +42,6 @@ def test_shared_fact_lookup_in_a_play_pattern_and_a_task(tmp_path):
         tasks = json.loads(res.stdout)["plays"][0]["tasks"]
         return [json.loads(r["msg"]) for t in tasks for r in t["hosts"].values()]
 
-    assert shown() == [{"host": "p1", "ca": "/srv/ca/ca.crt", "backends": "registry_backends"}]
+    assert shown() == [{"host": "p1", "ca": "/srv/ca/trust-bundle.crt", "backends": "registry_backends"}]
     assert shown("-e", "dockyard_proxy_group=edge", "-e", "dockyard_backends_group=b") == \
-        [{"host": "p2", "ca": "/srv/ca/ca.crt", "backends": "b"}]
+        [{"host": "p2", "ca": "/srv/ca/trust-bundle.crt", "backends": "b"}]

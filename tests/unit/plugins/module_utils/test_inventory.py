@@ -27,10 +27,10 @@ def test_group_names_default_and_follow_the_inventory(name, default):
 def test_the_ca_certificate_path_chain():
     fact = _inventory.shared_fact
     assert fact("dockyard_ca_certificate_file", getter(inventory_dir="/srv/inv", playbook_dir="/pb")) == \
-        "/srv/inv/.dockyard-ca/ca.crt"
+        "/srv/inv/.dockyard-ca/trust-bundle.crt"
     # no inventory directory (e.g. -i host1,): next to the playbook
-    assert fact("dockyard_ca_certificate_file", getter(inventory_dir=None, playbook_dir="/pb")) == "/pb/.dockyard-ca/ca.crt"
-    assert fact("dockyard_ca_certificate_file", getter(dockyard_ca_dir="/ca", inventory_dir="/srv/inv")) == "/ca/ca.crt"
+    assert fact("dockyard_ca_certificate_file", getter(inventory_dir=None, playbook_dir="/pb")) == "/pb/.dockyard-ca/trust-bundle.crt"
+    assert fact("dockyard_ca_certificate_file", getter(dockyard_ca_dir="/ca", inventory_dir="/srv/inv")) == "/ca/trust-bundle.crt"
     assert fact("dockyard_ca_certificate_file", getter(dockyard_ca_certificate_file="/pub/ca.pem",
                                                        dockyard_ca_dir="/ca")) == "/pub/ca.pem"
     assert fact("dockyard_ca_dir", getter(inventory_dir="/srv/inv")) == "/srv/inv/.dockyard-ca"
