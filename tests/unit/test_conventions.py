@@ -140,7 +140,7 @@ def image_release(image: str, default_suite: str):
     return (match.group(1) or default_suite) if match else None
 
 
-def tested_releases(role: str) -> set:
+def _releases_tested(role: str) -> set:
     suite, releases = _default_suite(), set()
     for molecule_yml in (REPO / "molecule").glob("*/molecule.yml"):
         for platform in yaml.safe_load(molecule_yml.read_text()).get("platforms") or []:
@@ -154,14 +154,14 @@ def test_platform_releases_come_from_the_lab_images():
     assert image_release("dockyard-lab/dind:latest", "bookworm") == "bookworm"
     assert image_release("dockyard-lab/systemd-trixie:latest", "bookworm") == "trixie"
     assert image_release("dockyard-lab/s3:latest", "bookworm") is None
-    assert _default_suite() in tested_releases("nginx")
+    assert _default_suite() in _releases_tested("nginx")
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_roles_claim_only_tested_platforms(role):
     meta = yaml.safe_load((REPO / "roles" / role / "meta" / "main.yml").read_text())
     claimed = {p["name"]: set(map(str, p.get("versions", []))) for p in meta["galaxy_info"]["platforms"]}
-    tested = {"Debian": tested_releases(role)}
+    tested = {"Debian": _releases_tested(role)}
     for name, versions in claimed.items():
         assert versions <= tested.get(name, set()), (
             f"roles/{role}/meta/main.yml claims {name} {sorted(versions)}; molecule runs it on {tested} only "
