@@ -275,7 +275,9 @@ def build_all(force: bool = False) -> list[Result]:
     results.append(build_derived("s3", f"{PREFIX}/s3:latest", base, force))
     for suite in (s for s in EXTRA_SUITES if s != SUITE):
         suite_base = build_systemd(force, suite)
-        dind = build_derived("dind", suite_image("dind", suite), suite_base, force)
+        # lab/images/dind-<suite>/ where a release needs its own recipe (trixie: docker-cli)
+        recipe = f"dind-{suite}" if (IMAGES_DIR / f"dind-{suite}").is_dir() else "dind"
+        dind = build_derived(recipe, suite_image("dind", suite), suite_base, force)
         results += [suite_base, dataclasses.replace(dind, name=_short(dind.detail))]
     return results
 
