@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The built collection tarball installs offline and its content works by FQCN from a playbook
-# outside this checkout (no ansible.cfg, no .cache link): modules, filters and a role.
+# outside this checkout (no ansible.cfg, no .cache link): modules, filters, a lookup and a role.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -24,6 +24,7 @@ cat > play.yml <<'PLAY'
   gather_facts: false
   vars:
     dir: "{{ playbook_dir }}/out"
+    nginx_blob_cache: maybe  # the lookup finds the installed roles' argument specs
   tasks:
     - name: Write an htpasswd file
       dockyard.registry.htpasswd:
@@ -50,6 +51,7 @@ cat > play.yml <<'PLAY'
           - "'registry.example.com' | dockyard.registry.registry_host(443) == 'registry.example.com'"
           - "'registry.example.com' | dockyard.registry.registry_host(5043) == 'registry.example.com:5043'"
           - lookup('ansible.builtin.file', dir ~ '/ca.crt') is search('BEGIN CERTIFICATE')
+          - query('dockyard.registry.scalar_problems', 'nginx') | select('search', '^nginx_blob_cache must be a boolean') | list | length == 1
 PLAY
 mkdir -p out
 "$REPO/.venv/bin/ansible-playbook" -i localhost, -e ansible_python_interpreter="$REPO/.venv/bin/python" play.yml > play.log 2>&1 || { cat play.log; exit 1; }

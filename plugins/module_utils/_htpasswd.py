@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
+
 try:
     import bcrypt as _bcrypt_lib
 except ImportError:  # pragma: no cover - depends on the target
@@ -217,18 +219,24 @@ def validate_password(password, scheme, name=None):
             )
 
 
+def _integer(var, value):
+    """A real int (the module's argument spec converts strings; the API takes none)."""
+    try:
+        _scalars._int(var, value, strings=False)
+    except ValueError as exc:
+        raise HtpasswdError(str(exc))
+
+
 def validate_cost(scheme, bcrypt_cost=None, rounds=None):
     """Check the work factors (each only matters for its own scheme family)."""
     if bcrypt_cost is not None:
-        if isinstance(bcrypt_cost, bool) or not isinstance(bcrypt_cost, int):
-            raise HtpasswdError("bcrypt_cost must be an integer")
+        _integer("bcrypt_cost", bcrypt_cost)
         if not BCRYPT_MIN_COST <= bcrypt_cost <= BCRYPT_MAX_COST:
             raise HtpasswdError(
                 "bcrypt_cost must be between %d and %d, got %d" % (BCRYPT_MIN_COST, BCRYPT_MAX_COST, bcrypt_cost)
             )
     if rounds is not None:
-        if isinstance(rounds, bool) or not isinstance(rounds, int):
-            raise HtpasswdError("rounds must be an integer")
+        _integer("rounds", rounds)
         if not SHA_CRYPT_MIN_ROUNDS <= rounds <= SHA_CRYPT_MAX_ROUNDS:
             raise HtpasswdError(
                 "rounds must be between %d and %d, got %d" % (SHA_CRYPT_MIN_ROUNDS, SHA_CRYPT_MAX_ROUNDS, rounds)

@@ -25,6 +25,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
+
 # ---------------------------------------------------------------------------------------------
 # Versions and `nginx -V`
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +240,6 @@ BACKEND_HOSTVARS = {
 BACKEND_DEFAULTS = {"port": 5000, "weight": 1, "down": False, "backup": False, "max_fails": 1, "fail_timeout": "10s"}
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
-_TRUE = ("true", "yes", "on", "1", "y", "t")
-_FALSE = ("false", "no", "off", "0", "n", "f", "")
 
 
 def normalize_method(method, var="nginx_lb_method"):
@@ -250,34 +250,11 @@ def normalize_method(method, var="nginx_lb_method"):
 
 
 def _as_bool(value, what):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if value in (0, 1):
-            return bool(value)
-    elif isinstance(value, str):
-        low = value.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-    raise ValueError("%s must be a boolean, got %r" % (what, value))
+    return _scalars._bool(what, value)
 
 
 def _as_int(value, what, minimum=None, maximum=None):
-    if isinstance(value, bool):
-        raise ValueError("%s must be an integer, got %r" % (what, value))
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise ValueError("%s must be an integer, got %r" % (what, value))
-    if isinstance(value, float) and value != number:
-        raise ValueError("%s must be an integer, got %r" % (what, value))
-    if minimum is not None and number < minimum:
-        raise ValueError("%s must be >= %d, got %r" % (what, minimum, value))
-    if maximum is not None and number > maximum:
-        raise ValueError("%s must be <= %d, got %r" % (what, maximum, value))
-    return number
+    return _scalars._int(what, value, minimum, maximum)
 
 
 def format_address(address, port):

@@ -23,6 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
+
 DEFAULT_PORT = 443
 
 # One DNS label: letters, digits and inner hyphens, at most 63 characters (RFC 1123). Underscores
@@ -95,17 +97,10 @@ def validate_name(name, var="dockyard_registry_name"):
 
 def validate_port(port, var="dockyard_registry_port"):
     """Return the port as an int in 1..65535; accept ints and digit strings, refuse booleans."""
-    if isinstance(port, bool):
+    try:
+        return _scalars._int(var, port, 1, 65535)
+    except ValueError:
         raise ValueError("%s must be a TCP port number 1-65535, got %r" % (var, port))
-    if isinstance(port, int):
-        value = port
-    elif isinstance(port, str) and _DIGITS.match(port.strip()):
-        value = int(port.strip())
-    else:
-        raise ValueError("%s must be a TCP port number 1-65535, got %r" % (var, port))
-    if not 1 <= value <= 65535:
-        raise ValueError("%s must be a TCP port number 1-65535, got %r" % (var, port))
-    return value
 
 
 def registry_host(name, port=DEFAULT_PORT, name_var="dockyard_registry_name", port_var="dockyard_registry_port"):

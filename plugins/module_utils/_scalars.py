@@ -6,14 +6,17 @@
 
 Private to the dockyard.registry collection; other collections must not import it. No Ansible
 import. Each helper takes the name of the variable it reads (``var``) and raises ``ValueError``
-naming it: ``_bool`` (true/false and the ``_TRUE``/``_FALSE`` strings), ``_int`` (integers and
-integer strings, with bounds), ``_str``, ``_choice``, ``_dict``, ``_str_list``, ``_abs_path``,
-``_url``, and Go durations (``parse_duration``: ``168h``, ``1h30m``, ``500ms``). Values may be
+naming it: ``_bool`` (true/false and the ``_TRUE``/``_FALSE`` strings, exactly what the roles'
+``| bool`` reads), ``_int`` (integers and integer strings, with bounds), ``_float``, ``_str``,
+``_choice``, ``_dict``, ``_str_list``, ``_abs_path``, ``_url``, and Go durations
+(``parse_duration``: ``168h``, ``1h30m``, ``500ms``). ``scalar_problems`` checks role inputs against
+the types of their argument specs (the ``dockyard.registry.scalar_problems`` lookup). Values may be
 secrets, so ``_str`` names only the type of a value it refuses, never the value.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 # Go's time.ParseDuration: "0", or one or more <decimal><unit> (units ns us µs μs ms s m h).
@@ -23,10 +26,14 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m
 _DURATION_SECONDS = {
     "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
 }
+# The spellings of a boolean ansible-core's `bool` filter reads (in any case, nothing around them).
+# The roles read every boolean with `| bool`, so these and nothing else are booleans here too:
+# `boolean()` of module arguments and keywords also reads y/t/n/f and surrounding spaces, which
+# `| bool` turns into False; preflight refuses them instead.
 _TRUE = ("true", "yes", "on", "1")
-
-
 _FALSE = ("false", "no", "off", "0")
+BOOL_WORDS = "true or false (yes/no, on/off, 1/0, any case)"
+_INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
 
 
 def parse_duration(value, var="duration"):
@@ -70,21 +77,27 @@ def _is_blank(value):
 
 
 def _bool(var, value):
+    """``value`` as True or False: a boolean, 0 or 1, or one of the ``_TRUE``/``_FALSE`` strings."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE:
-        return True
-    if isinstance(value, str) and value.strip().lower() in _FALSE:
-        return False
-    raise ValueError("%s must be a boolean (true or false), got %r" % (var, value))
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+    raise ValueError("%s must be a boolean: %s, got %r" % (var, BOOL_WORDS, value))
 
 
-def _int(var, value, minimum=None, maximum=None):
+def _int(var, value, minimum=None, maximum=None, strings=True):
+    """``value`` as an int: an integer (never a boolean) or, unless ``strings`` is false, a string of
+    digits (what ``| int`` reads as the same number)."""
     if isinstance(value, bool):
         raise ValueError("%s must be an integer, got %r" % (var, value))
     if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
+        number = int(value)
+    elif strings and isinstance(value, str) and _INTEGER.match(value):
         number = int(value)
     else:
         raise ValueError("%s must be an integer, got %r" % (var, value))
@@ -93,6 +106,51 @@ def _int(var, value, minimum=None, maximum=None):
     if maximum is not None and number > maximum:
         raise ValueError("%s must be at most %d, got %d" % (var, maximum, number))
     return number
+
+
+def _float(var, value):
+    """``value`` as a finite float: a number (never a boolean) or a string that spells one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("%s must be a number, got %r" % (var, value))
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("%s must be a number, got %r" % (var, value))
+    if not math.isfinite(number):
+        raise ValueError("%s must be a finite number, got %r" % (var, value))
+    return number
+
+
+_READERS = {"bool": (_bool, "a boolean: " + BOOL_WORDS), "int": (_int, "an integer"), "float": (_float, "a number")}
+
+
+def scalar_problems(values, options):
+    """Messages for the ``values`` (name -> value) that are not what their argument-spec ``options``
+    (name -> ``{type, default, no_log, ...}``, the ``options`` of a meta/argument_specs.yml) say:
+    ``bool``, ``int`` or ``float``. An empty value (None) is accepted where the spec has no default."""
+    problems = []
+    for name in sorted(values):
+        spec = options.get(name) or {}
+        reader = _READERS.get(spec.get("type"))
+        value = values[name]
+        if reader is None or (value is None and spec.get("default") is None):
+            continue
+        try:
+            reader[0](name, value)
+        except ValueError as exc:
+            problems.append("%s must be %s (value hidden: no_log)" % (name, reader[1]) if spec.get("no_log") else str(exc))
+    return problems
+
+
+def hosts_scalar_problems(per_host, options):
+    """``scalar_problems`` of every host's values (host -> {name: value}), one message per problem
+    naming the hosts it was found on, in the order of ``per_host``."""
+    hosts_of = {}
+    for host, values in per_host.items():
+        for problem in scalar_problems(values, options):
+            hosts_of.setdefault(problem, []).append(host)
+    return ["%s (%s: %s)" % (problem, "host" if len(hosts) == 1 else "hosts", ", ".join(hosts))
+            for problem, hosts in hosts_of.items()]
 
 
 def _str(var, value, required=False):

@@ -221,3 +221,162 @@ def test_example_inventory_parses_with_the_expected_groups():
 def test_playbooks_pass_syntax_check_with_the_example_inventory(playbook):
     res = run_playbook("--syntax-check", "-i", REPO / "inventory.example", REPO / "playbooks" / playbook)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# --- Booleans and numbers are converted where they are used (issue 16) ------------------------
+# `-e name=value` and INI inventories hand every value over as a string, and role argument-spec
+# validation checks a type without converting the variable: "false" is a true string. So every use
+# of a variable whose spec says `type: bool` goes through `| bool` (a `| default(...)` may come
+# first), and a `type: int` variable that is compared or used in arithmetic goes through `| int`.
+# Specs: each role's meta/argument_specs.yml and meta/shared_variables.yml (dockyard_* facts).
+
+SHARED_SPECS = REPO / "meta" / "shared_variables.yml"
+# Playbook keywords Ansible itself converts with a strict boolean(): the `no_log` form every secret
+# task carries ("{{ dockyard_no_log | default(true) }}", PLAN.md) is left as it is.
+_KEYWORDS_CONVERTED_BY_ANSIBLE = {"no_log"}
+_CONDITION_KEYS = {"when", "changed_when", "failed_when", "until", "that"}
+_JINJA_BLOCK = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_COMPARE_OR_ARITH_AFTER = re.compile(r"\s*(==|!=|<=|>=|<|>|\+|-|\*|/|%)")
+_COMPARE_OR_ARITH_BEFORE = re.compile(r"(==|!=|<=|>=|<|>|\+|-|\*|/|%|\brange\()\s*$")
+# Template macros that convert their only argument with `| bool` (roles/nginx/templates/nginx.conf.j2).
+_CONVERTING_MACROS = ("onoff",)
+
+
+def _all_specs() -> dict:
+    specs = {}
+    for role in ROLES:
+        specs.update(_specs(role))
+    specs.update(yaml.safe_load(SHARED_SPECS.read_text())["options"])
+    return specs
+
+
+def _names_of_type(kind: str) -> set:
+    return {name for name, spec in _all_specs().items() if spec.get("type") == kind}
+
+
+def _files_using_variables():
+    for role in ROLES:
+        base = REPO / "roles" / role
+        for sub in ("tasks", "handlers", "vars", "defaults"):
+            yield from sorted((base / sub).glob("**/*.yml"))
+        yield from sorted((base / "templates").glob("**/*.j2"))
+    yield from sorted((REPO / "playbooks").glob("*.yml"))
+
+
+def _template_expressions(text: str):
+    for match in _JINJA_BLOCK.finditer(_JINJA_COMMENT.sub("", text)):
+        yield (match.group(1) if match.group(1) is not None else match.group(2)).strip("-+ \n")
+
+
+def _yaml_expressions(node, key=None):
+    """Every Jinja expression in a YAML document: conditions are bare expressions, other strings
+    carry theirs in {{ }} / {% %}. Values of keywords Ansible converts itself are skipped."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _yaml_expressions(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _yaml_expressions(item, key)
+    elif isinstance(node, str) and key not in _KEYWORDS_CONVERTED_BY_ANSIBLE:
+        if key in _CONDITION_KEYS and "{{" not in node:
+            yield node
+        else:
+            yield from _template_expressions(node)
+
+
+def _after_default(rest: str) -> str:
+    """The text after an optional `| default(...)` (balanced parentheses)."""
+    match = re.match(r"\s*\|\s*(?:default|d)\(", rest)
+    if not match:
+        return rest
+    depth, pos = 1, match.end()
+    while pos < len(rest) and depth:
+        depth += {"(": 1, ")": -1}.get(rest[pos], 0)
+        pos += 1
+    return rest[pos:]
+
+
+def unconverted_uses(expression: str, bools: set, ints: set) -> list:
+    """Names in ``expression`` used without the conversion their type needs."""
+    code = _STRING_LITERAL.sub("''", expression)
+    found = []
+    for match in re.finditer(r"(?<![\w.'\"])([A-Za-z_]\w*)\b(?!\s*[:=](?!=))", code):
+        name = match.group(1)
+        if name not in bools and name not in ints:
+            continue
+        rest = _after_default(code[match.end():])
+        if re.match(r"\s+is\s+(not\s+)?(defined|undefined)\b", rest):
+            continue
+        if name in bools and re.search(r"\b(%s)\(\s*$" % "|".join(_CONVERTING_MACROS), code[:match.start()]) \
+                and re.match(r"\s*\)", rest):
+            continue
+        if name in bools and not re.match(r"\s*\|\s*bool\b", rest):
+            found.append(name)
+        elif name in ints and not re.match(r"\s*\|\s*int\b", rest) and (
+                _COMPARE_OR_ARITH_AFTER.match(rest) or _COMPARE_OR_ARITH_BEFORE.search(code[:match.start()])):
+            found.append(name)
+    return found
+
+
+# A role default that only points at a shared fact (`ca_backend_tls: "{{ dockyard_backend_tls |
+# default(true) }}"`) passes the value on unread: the role variable is checked in preflight and
+# converted where it is used.
+_PASS_THROUGH = re.compile(r"^\s*\w+\s*(\|\s*default\([^()]*\)\s*)?$")
+
+
+def _unconverted_uses_in(path: Path, bools: set, ints: set) -> list:
+    text = path.read_text()
+    if path.suffix == ".j2":
+        expressions = list(_template_expressions(text))
+    else:
+        expressions = list(_yaml_expressions(yaml.safe_load(text)))
+    if path.parent.name == "defaults":
+        expressions = [expr for expr in expressions if not _PASS_THROUGH.match(expr)]
+    return ["%s: %s in `%s`" % (path.relative_to(REPO), name, " ".join(expr.split())[:160])
+            for expr in expressions for name in unconverted_uses(expr, bools, ints)]
+
+
+def test_booleans_and_numbers_are_converted_where_they_are_used():
+    bools, ints = _names_of_type("bool"), _names_of_type("int")
+    assert {"nginx_blob_cache", "registry_delete_enabled", "ca_backup", "client_trust_login"} <= bools
+    assert {"nginx_listen_port", "dockyard_registry_port"} <= ints
+    problems = [p for path in _files_using_variables() for p in _unconverted_uses_in(path, bools, ints)]
+    assert problems == [], "use `| bool` / `| int` where these are read:\n" + "\n".join(problems)
+
+
+def test_shared_booleans_and_numbers_of_the_inventory_contract_are_typed():
+    """Every bool/int/float dockyard_* fact of docs/inventory.md is in meta/shared_variables.yml with
+    that type: validate.yml and the roles' preflights check them, the conversion test covers them."""
+    documented = dict(re.findall(r"^\| `(dockyard_\w+)` \| (bool|int|float) \|",
+                                 (REPO / "docs" / "inventory.md").read_text(), re.MULTILINE))
+    typed = {name: spec["type"] for name, spec in yaml.safe_load(SHARED_SPECS.read_text())["options"].items()}
+    assert {"dockyard_registry_port", "dockyard_no_log"} <= set(documented)
+    assert {name: typed.get(name) for name in documented} == documented
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("nginx_blob_cache", ["nginx_blob_cache"]),
+    ("not nginx_logrotate", ["nginx_logrotate"]),
+    ("nginx_http2 and nginx_version is version('1.25.1', '>=')", ["nginx_http2"]),
+    ("'on' if nginx_hsts else 'off'", ["nginx_hsts"]),
+    ("nginx_blob_cache | bool", []),
+    ("not (nginx_logrotate | bool)", []),
+    ("dockyard_no_log | default(true) | bool", []),
+    ("dockyard_no_log | default(true)", ["dockyard_no_log"]),
+    ("nginx_blob_cache is defined", []),
+    ("'nginx_blob_cache' in names", []),
+    ("item.nginx_blob_cache", []),
+    ("{'nginx_blob_cache': 1}", []),
+    ("nginx_listen_port > 1024", ["nginx_listen_port"]),
+    ("1 + nginx_listen_port", ["nginx_listen_port"]),
+    ("nginx_listen_port | int > 1024", []),
+    ("nginx_listen_port | default(443) | int - 1", []),
+    ("'port ' ~ nginx_listen_port", []),
+    ("onoff(nginx_hsts)", []),
+    ("onoff(nginx_hsts and nginx_http2)", ["nginx_hsts", "nginx_http2"]),
+])
+def test_the_conversion_check_finds_bare_uses(expression, expected):
+    assert unconverted_uses(expression, {"nginx_blob_cache", "nginx_logrotate", "nginx_http2", "nginx_hsts",
+                                         "dockyard_no_log"}, {"nginx_listen_port"}) == expected

@@ -162,3 +162,20 @@ def test_template_quotes_awkward_secrets():
     parsed = yaml.safe_load(render_template(params))
     assert parsed["http"]["secret"] == "#not-a-comment: {x} 'q' \"dq\" & *a"
     assert parsed["storage"]["s3"]["secretkey"] == "0x1e3"
+
+
+@pytest.mark.parametrize("spelled, meant", [("false", False), ("False", False), ("no", False), ("0", False),
+                                            ("off", False), (0, False), ("true", True), ("YES", True),
+                                            ("on", True), ("1", True), (1, True)])
+def test_booleans_given_as_strings_mean_the_boolean_they_spell(spelled, meant):
+    """-e registry_delete_enabled=false reaches the filter as the string "false": it means false."""
+    params = dict(PARAMS, delete_enabled=spelled, readonly=spelled, redirect_disable=spelled)
+    storage = F["registry_config"](params, "3")["storage"]
+    assert storage["delete"]["enabled"] is meant
+    assert storage["redirect"]["disable"] is meant
+    assert storage["maintenance"]["readonly"]["enabled"] is meant
+
+
+def test_a_string_that_is_no_boolean_is_refused_naming_the_variable():
+    with pytest.raises(AnsibleFilterError, match="registry_delete_enabled must be a boolean: true or false"):
+        F["registry_config"](dict(PARAMS, delete_enabled="maybe"), "3")

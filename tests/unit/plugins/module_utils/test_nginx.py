@@ -311,10 +311,10 @@ class TestUpstream:
         assert server["line"] == "10.0.0.12:5001 weight=3 max_fails=0 fail_timeout=1m backup"
 
     @pytest.mark.parametrize("key,value,message", [
-        ("weight", 0, "dockyard_lb_weight (backend1) must be >= 1"),
+        ("weight", 0, "dockyard_lb_weight (backend1) must be at least 1"),
         ("weight", "heavy", "dockyard_lb_weight (backend1) must be an integer"),
-        ("port", 70000, "dockyard_backend_port (backend1) must be <= 65535"),
-        ("max_fails", -1, "dockyard_lb_max_fails (backend1) must be >= 0"),
+        ("port", 70000, "dockyard_backend_port (backend1) must be at most 65535"),
+        ("max_fails", -1, "dockyard_lb_max_fails (backend1) must be at least 0"),
         ("fail_timeout", "soon", "dockyard_lb_fail_timeout (backend1)='soon' is not an nginx time"),
         ("down", "maybe", "dockyard_lb_down (backend1) must be a boolean"),
         ("backup", 2, "dockyard_lb_backup (backend1) must be a boolean"),
@@ -374,7 +374,7 @@ class TestListenProblems:
         assert _nginx.listen_problems(listeners, [B2], ["proxy"]) == []
 
     def test_bad_port(self):
-        assert "nginx_status_port must be <= 65535" in _nginx.listen_problems(
+        assert "nginx_status_port must be at most 65535" in _nginx.listen_problems(
             [{"var": "nginx_status_port", "address": "*", "port": 99999}])[0]
 
 
