@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/plot_results.py [--results bench/results] [--out docs/img]
 
-Reads htpasswd_auth.json and proxy_throughput.json (whichever exist) and writes
-docs/img/htpasswd-auth.svg and docs/img/proxy-throughput.svg: one bar per variant at the median over
-the rounds, with a whisker from the smallest to the largest round.
+Reads htpasswd_auth.json, proxy_throughput.json and token_auth.json (whichever exist) and writes
+docs/img/htpasswd-auth.svg, docs/img/proxy-throughput.svg, docs/img/proxy-cpu.svg and
+docs/img/token-auth.svg: one bar per variant at the median over the rounds, with a whisker from the
+smallest to the largest round.
 """
 
 from __future__ import annotations
@@ -182,6 +183,25 @@ def cpu_chart(data: dict) -> str | None:
     return "\n".join(out) + "\n"
 
 
+def token_chart(data: dict) -> str:
+    """Requests/s ratio to no auth per request kind: token vs basic (default hash)."""
+    items = []
+    labels = {"manifest_head": "manifest HEAD", "v2_get": "GET /v2/"}
+    colours = {"none": "#888", "basic": "#d98c1f", "token": "#2b7bb9"}
+    for request in ("manifest_head", "v2_get"):
+        base = data["samples"][f"none/{request}"]
+        for variant in ("none", "basic", "token"):
+            v = data["samples"][f"{variant}/{request}"]
+            r = [a / b for a, b in zip(v, base)]
+            note = f"{statistics.median(v):,.0f} req/s" + ("" if variant == "none" else f", {statistics.median(r):.3g}x")
+            items.append((f"{labels[request]}, {variant}", statistics.median(r), min(r), max(r), note, colours[variant]))
+    m = data["machine"]
+    sub = (f"{data['nginx']}, same nginx for all three, ab -k -c{data['connections']} -t{data['duration']}, "
+           f"{data['rounds']} rounds; {m['cpus']} vCPU, {m['date'][:10]}; bar = median, whisker = min..max")
+    return hbar_svg("Token vs basic authentication: requests/s as a ratio to no authentication", sub, items,
+                    axis_label="requests/s relative to no authentication (same round)", xmax=1.3, label_width=260)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
@@ -190,7 +210,8 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, fn, svg in [("htpasswd_auth", htpasswd_chart, "htpasswd-auth.svg"),
                           ("proxy_throughput", proxy_chart, "proxy-throughput.svg"),
-                          ("proxy_throughput", cpu_chart, "proxy-cpu.svg")]:
+                          ("proxy_throughput", cpu_chart, "proxy-cpu.svg"),
+                          ("token_auth", token_chart, "token-auth.svg")]:
         src = args.results / f"{name}.json"
         if src.exists():
             text = fn(json.loads(src.read_text()))

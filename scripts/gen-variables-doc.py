@@ -89,6 +89,8 @@ def markdown(value) -> str:
 def _scalar(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):  # a folded or wrapped YAML scalar: its line breaks would end the table row
+        value = re.sub(r"[ \t]*\n\s*", " ", value).strip()
     return '""' if value == "" else str(value)
 
 

@@ -47,9 +47,13 @@ options:
       - V(fingerprint) returns SHA-256 digests of the storage inputs, the C(http.secret) and the Redis
         cache, which every backend behind the load balancer must share (digests only, never the secrets).
       - V(major_version) returns the registry major version as an integer.
+      - V(version_errors) returns what V(major_version) would refuse as a list of strings (empty when
+        C(image) and O(version) give a supported major version); it never fails, so a preflight
+        C(ansible.builtin.assert) can report a bad C(registry_image)/C(registry_version) before any
+        C(no_log) task needs the major version.
     type: str
     default: config
-    choices: [config, errors, fingerprint, major_version]
+    choices: [config, errors, fingerprint, major_version, version_errors]
 seealso:
   - name: Distribution registry configuration reference
     description: Every key of C(config.yml).
@@ -57,6 +61,8 @@ seealso:
 notes:
   - The output contains secrets (C(http.secret), storage keys). Write it with C(no_log) and without diff
     (C(diff=false) on the task).
+  - Error messages name the variable and never echo a value that may hold a secret; URLs and
+    addresses are shown with C(user:password@) and query strings hidden (C(https://***@host/path?***)).
 """
 
 EXAMPLES = r"""
@@ -104,9 +110,10 @@ from ansible_collections.dockyard.registry.plugins.module_utils._registry_config
     config_errors,
     lb_fingerprint,
     major_version,
+    version_errors,
 )
 
-_OUTPUTS = ("config", "errors", "fingerprint", "major_version")
+_OUTPUTS = ("config", "errors", "fingerprint", "major_version", "version_errors")
 
 
 def _plain(value):
@@ -132,6 +139,8 @@ def registry_config(params, version="", output="config"):
             return lb_fingerprint(params)
         if output == "major_version":
             return major_version(params.get("image"), version)
+        if output == "version_errors":
+            return version_errors(params.get("image"), version)
         return build_config(params, version)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc

@@ -134,13 +134,15 @@ def has_requests():
 
 
 def plan(host, state, install, packages, python_packages, var="registry_engine_install"):
-    """What the registry role does about the engine on ``host``.
+    """What the registry role does about the engine on ``host`` (``None``: messages without a host
+    name, for a caller that adds its own, such as the inventory name).
 
     ``state`` is ``{"reachable", "endpoint", "error", "binaries", "requests"}``. Returns
     ``{"action": "none" | "install" | "fail", "install_packages": [...], "start_engine": bool,
     "message": str}``. An engine that is installed but does not answer is never started or
     reconfigured here: the role did not install it, so it says so and stops.
     """
+    prefix = "%s: " % host if host else ""
     binaries = state.get("binaries") or {}
     engine_installed = any(binaries.get(name) for name in ENGINE_BINARIES)
     missing = []
@@ -152,10 +154,10 @@ def plan(host, state, install, packages, python_packages, var="registry_engine_i
     if not state.get("reachable") and engine_installed:
         out["action"] = "fail"
         out["message"] = (
-            "%s: a container engine is installed (%s) but nothing answers at %s (%s). The registry role "
+            "%sa container engine is installed (%s) but nothing answers at %s (%s). The registry role "
             "does not start or reconfigure an engine it did not install: start it (e.g. systemctl start "
             "docker), or point registry_docker_host at the engine's socket."
-            % (host, ", ".join(p for p in binaries.values() if p), state.get("endpoint"), state.get("error")))
+            % (prefix, ", ".join(p for p in binaries.values() if p), state.get("endpoint"), state.get("error")))
         return out
     if not missing:
         return out
@@ -167,12 +169,12 @@ def plan(host, state, install, packages, python_packages, var="registry_engine_i
             what.append("the Python requests library (needed by the community.docker modules) is missing")
         out["action"] = "fail"
         out["message"] = (
-            "%s: %s, and %s is false. Install Docker (Debian: docker.io, or docker-ce from Docker's "
+            "%s%s, and %s is false. Install Docker (Debian: docker.io, or docker-ce from Docker's "
             "repository) and %s yourself, or set %s: true to let the registry role install %s."
-            % (host, "; ".join(what), var, ", ".join(python_packages), var, ", ".join(missing)))
+            % (prefix, "; ".join(what), var, ", ".join(python_packages), var, ", ".join(missing)))
         return out
     out["action"] = "install"
     out["install_packages"] = missing
     out["start_engine"] = not state.get("reachable")
-    out["message"] = "%s: installing %s" % (host, ", ".join(missing))
+    out["message"] = "%sinstalling %s" % (prefix, ", ".join(missing))
     return out

@@ -60,6 +60,18 @@ BCRYPT_DEFAULT_COST = 10
 BCRYPT_MIN_COST = 4
 BCRYPT_MAX_COST = 31
 BCRYPT_MAX_PASSWORD_BYTES = 72
+#: libxcrypt (crypt(3) on Debian 12+, Ubuntu, RHEL 9), which nginx and Apache call for every hash
+#: they do not verify themselves ($5$, $6$, $1$, bcrypt), refuses a passphrase of 512 bytes or more
+#: (CRYPT_MAX_PASSPHRASE_SIZE): such a user could never log in.
+LIBXCRYPT_MAX_PASSWORD_BYTES = 511
+#: The longest password (UTF-8 bytes) each written scheme stores whole and its consumers verify;
+#: None: no limit ($apr1$ is verified by nginx's and Apache's own MD5 code, not by crypt(3)).
+MAX_PASSWORD_BYTES = {
+    BCRYPT: BCRYPT_MAX_PASSWORD_BYTES,
+    SHA256_CRYPT: LIBXCRYPT_MAX_PASSWORD_BYTES,
+    SHA512_CRYPT: LIBXCRYPT_MAX_PASSWORD_BYTES,
+    APR_MD5_CRYPT: None,
+}
 SHA_CRYPT_DEFAULT_ROUNDS = 5000
 SHA_CRYPT_MIN_ROUNDS = 1000
 SHA_CRYPT_MAX_ROUNDS = 999999999
@@ -184,6 +196,43 @@ def validate_user_name(name):
         raise HtpasswdError("user name %r must not start with '#' (the line would be a comment)" % name)
 
 
+def user_list_problems(users, var="users"):
+    """Everything wrong with the names of a user list, as messages; an empty list when it is fine.
+
+    ``users`` is a list of ``{name, password, state}`` dictionaries (the module's ``users`` option,
+    a role's ``nginx_users``). The one rule for user names, shared by the module (through
+    :func:`user_specs`) and the roles' preflight checks (the ``htpasswd_user_problems`` filter), so
+    a name is refused before anything is built instead of by the module halfway through a run.
+    Each message starts with ``var[index]`` and names the bad name (repr, so a newline or control
+    character shows escaped); passwords never appear.
+    """
+    if not isinstance(users, (list, tuple)):
+        return ["%s must be a list of {name, password, state} dictionaries" % var]
+    problems = []
+    seen = set()
+    for index, entry in enumerate(users):
+        where = "%s[%d]" % (var, index)
+        if not isinstance(entry, dict):
+            problems.append("%s must be a dictionary {name, password, state}" % where)
+            continue
+        unknown = sorted(str(k) for k in entry if k not in ("name", "password", "state"))
+        if unknown:
+            problems.append("%s: unknown keys %s" % (where, ", ".join(unknown)))
+        if "name" not in entry:
+            problems.append("%s has no name" % where)
+            continue
+        name = entry["name"]
+        try:
+            validate_user_name(name)
+        except HtpasswdError as e:
+            problems.append("%s: %s" % (where, e))
+            continue
+        if name in seen:
+            problems.append("%s: user %r is listed more than once" % (where, name))
+        seen.add(name)
+    return problems
+
+
 def validate_scheme(scheme):
     """Refuse schemes the module cannot write."""
     if scheme not in WRITE_SCHEMES:
@@ -216,6 +265,13 @@ def validate_password(password, scheme, name=None):
                 "password%s is %d bytes long (UTF-8); bcrypt uses at most %d bytes and would ignore "
                 "the rest: use a shorter password or another hash_scheme"
                 % (who, size, BCRYPT_MAX_PASSWORD_BYTES)
+            )
+    if scheme in (SHA256_CRYPT, SHA512_CRYPT):
+        if len(password.encode("utf-8")) > LIBXCRYPT_MAX_PASSWORD_BYTES:
+            raise HtpasswdError(
+                "password%s is too long for %s: at most %d bytes (UTF-8); libxcrypt, which nginx and "
+                "Apache call to verify SHA-crypt hashes, refuses 512 bytes or more, so the user could "
+                "never log in: use a shorter password" % (who, scheme, LIBXCRYPT_MAX_PASSWORD_BYTES)
             )
 
 
@@ -470,6 +526,8 @@ def verify_password(password, hashed):
             return backend.check(pw, hashed)
         except ValueError:
             return False
+    if info.scheme in (MD5_CRYPT, SHA256_CRYPT, SHA512_CRYPT) and len(pw) > LIBXCRYPT_MAX_PASSWORD_BYTES:
+        return False  # crypt(3), which verifies these for nginx and Apache, refuses it
     if info.scheme in (APR_MD5_CRYPT, MD5_CRYPT):
         m = _MD5_RE.fullmatch(hashed)
         magic = "$%s$" % m.group(1)
@@ -659,24 +717,18 @@ def user_specs(name=None, password=None, users=None, state=PRESENT):
             raise HtpasswdError("password needs name")
         raise HtpasswdError("one of name or users is required")
     if name is not None:
+        validate_user_name(name)
         entries = [{"name": name, "password": password, "state": state}]
     else:
         if password is not None:
             raise HtpasswdError("password goes with name; with users give each user's password in the list")
         entries = users
+    problems = user_list_problems(entries)
+    if problems:
+        raise HtpasswdError("; ".join(problems))
     specs = []
-    seen = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise HtpasswdError("users[%d] must be a dictionary" % index)
-        unknown = set(entry) - set(("name", "password", "state"))
-        if unknown:
-            raise HtpasswdError("users[%d]: unknown keys %s" % (index, ", ".join(sorted(unknown))))
-        user = entry.get("name")
-        validate_user_name(user)
-        if user in seen:
-            raise HtpasswdError("user %r is listed more than once" % user)
-        seen.add(user)
+    for entry in entries:
+        user = entry["name"]
         user_state = entry.get("state") or state
         if user_state not in (PRESENT, ABSENT):
             raise HtpasswdError("state of user %r must be present or absent, got %r" % (user, user_state))
@@ -745,6 +797,19 @@ class Plan(object):
             "users_removed": list(self.removed),
             "users_updated": [{"name": n, "reason": r} for n, r in self.updated],
         }
+
+    def summary(self):
+        """One line naming the users added, removed and rewritten, e.g.
+        ``1 added (ci), 1 removed (stale), 1 updated (reader: password)``; never a hash or password.
+        """
+        def part(count, what, names):
+            return "%d %s%s" % (count, what, " (%s)" % ", ".join(names) if names else "")
+
+        return ", ".join((
+            part(len(self.added), "added", self.added),
+            part(len(self.removed), "removed", self.removed),
+            part(len(self.updated), "updated", ["%s: %s" % (n, r) for n, r in self.updated]),
+        ))
 
     def diff(self, header=None):
         """``{"before": ..., "after": ...}``: one ``user (scheme)`` line per entry, never a hash."""

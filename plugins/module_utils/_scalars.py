@@ -11,7 +11,8 @@ naming it: ``_bool`` (true/false and the ``_TRUE``/``_FALSE`` strings, exactly w
 ``_choice``, ``_dict``, ``_str_list``, ``_abs_path``, ``_url``, and Go durations
 (``parse_duration``: ``168h``, ``1h30m``, ``500ms``). ``scalar_problems`` checks role inputs against
 the types of their argument specs (the ``dockyard.registry.scalar_problems`` lookup). Values may be
-secrets, so ``_str`` names only the type of a value it refuses, never the value.
+secrets, so ``_str`` and ``_str_list`` name only the type of a value they refuse, never the value,
+and ``_shown`` is how a message shows a string that may carry credentials (URLs, addresses).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def _str_list(var, value):
     if isinstance(value, str):
         return [value.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ValueError("%s must be a list of strings, got %r" % (var, value))
+        # The type only: header values, addresses and the like may be secrets.
+        raise ValueError("%s must be a list of strings, got %s" % (var, _shown(value)))
     return [_str("%s[%d]" % (var, index), item, required=True) for index, item in enumerate(value)]
 
 
@@ -199,5 +201,29 @@ def _abs_path(var, value, required=False):
 def _url(var, value, required=False):
     text = _str(var, value, required=required)
     if text and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
-        raise ValueError("%s must be an http:// or https:// URL, got %r" % (var, value))
+        raise ValueError("%s must be an http:// or https:// URL, got %s" % (var, _shown(text)))
     return text
+
+
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?.*@", re.DOTALL)
+
+
+def _shown(value):
+    """``value`` as an error message may show it, with whatever may be a credential hidden.
+
+    A string loses everything between the scheme and its last ``@`` (``user:password@`` of a URL,
+    a Redis or other address) and a query string or fragment (``?token=...``); other values show
+    their type only (a list or a dict may hold anything). ``'https://***@host/path?***'``.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return repr(value)
+    if not isinstance(value, str):
+        return "a %s" % type(value).__name__
+    text = value
+    match = _CREDENTIALS.match(text)
+    if match:
+        text = (match.group(1) or "") + "***@" + text[match.end():]
+    for mark in ("?", "#"):
+        if mark in text:
+            text = text.split(mark, 1)[0] + mark + "***"
+    return repr(text)

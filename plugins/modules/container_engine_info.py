@@ -114,8 +114,6 @@ message:
   type: str
 """
 
-import socket
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _container_engine as engine
@@ -140,7 +138,7 @@ def main():
         module.fail_json(msg=str(exc))
     state["binaries"] = engine.find_binaries(engine.ENGINE_BINARIES + engine.CLIENT_BINARIES)
     state["requests"] = engine.has_requests()
-    decision = engine.plan(socket.gethostname(), state, p["install"], p["packages"], p["python_packages"],
+    decision = engine.plan(None, state, p["install"], p["packages"], p["python_packages"],
                            var=p["install_variable"])
     module.exit_json(changed=False, **state, **decision)
 

@@ -57,6 +57,9 @@ options:
       - Password of O(name). Required when O(state=present).
       - Must not be empty or contain a newline or NUL. With O(hash_scheme=bcrypt) it must be at most
         72 bytes long (UTF-8), because bcrypt ignores the rest.
+      - With O(hash_scheme=sha256_crypt) or O(hash_scheme=sha512_crypt) it must be at most 511 bytes
+        long (UTF-8), because libxcrypt, which nginx and Apache call to verify these hashes, refuses
+        512 bytes or more, so the user could never log in. V(apr_md5_crypt) has no such limit.
     type: str
   users:
     description:
@@ -266,10 +269,12 @@ backup_file:
   type: str
   sample: /etc/nginx/registry.htpasswd.12345.2025-01-01@12:00:00~
 msg:
-  description: Summary of the change.
+  description:
+    - Summary of the change, naming the users added, removed and updated (with the reason); never a
+      password or a hash. Roles print it so a run shows whose access changed.
   returned: always
   type: str
-  sample: "1 added, 0 removed, 1 updated"
+  sample: "1 added (ci), 1 removed (former-colleague), 1 updated (alice: password)"
 """
 
 import os
@@ -425,8 +430,7 @@ def run_module(module):
             diffs.append(attr_diff)
 
     result["changed"] = changed
-    result["msg"] = "%d added, %d removed, %d updated" % (
-        len(the_plan.added), len(the_plan.removed), len(the_plan.updated))
+    result["msg"] = the_plan.summary()
     if diffs:
         result["diff"] = diffs if len(diffs) > 1 else diffs[0]
     module.exit_json(**result)

@@ -16,8 +16,12 @@ description:
     C(requests)) and on the controller.
   - C(auth) checks that C(GET /v2/) without credentials is refused with HTTP 401 carrying the
     header C(Docker-Distribution-Api-Version) set to V(registry/2.0) and a C(WWW-Authenticate)
-    challenge of the C(Basic) scheme, that a wrong password is refused with 401 too, and that the
-    credentials get HTTP 200.
+    challenge of the C(Basic) scheme, or of the C(Bearer) scheme with a realm and a service (token
+    authentication), that a wrong password is refused with 401 too (in token mode the token
+    endpoint refuses it), and that the credentials get HTTP 200.
+  - Against a registry that challenges with C(Bearer), every request speaks the Docker token
+    protocol like docker does - a token from the realm (C(GET) with Basic credentials, sent only when
+    the realm is on the registry's own origin) covering every scope the registry asked for so far.
   - C(push) uploads a small generated image (see O(seed) and O(layers)) and tags it. For every blob
     a C(HEAD) (blobs already there are skipped), then a cross-repository mount (O(mount_from)) or an
     upload, chunked (C(POST), C(PATCH) per O(chunk_size), C(PUT ?digest=)) or monolithic; then the
@@ -148,7 +152,7 @@ options:
     type: str
   expect_unauthenticated_401:
     description:
-      - Require HTTP 401 (with the API version header and a Basic challenge) for C(GET /v2/)
+      - Require HTTP 401 (with the API version header and a Basic challenge, or a Bearer challenge of the token protocol) for C(GET /v2/)
         without credentials and for a wrong password.
       - Set to V(false) for a registry without authentication (a backend checked directly); then
         the anonymous status is only reported, and O(username) may be omitted.

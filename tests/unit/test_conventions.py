@@ -30,7 +30,7 @@ def _defaults(role: str) -> dict:
 def test_every_role_is_checked():
     # Roles are discovered (every directory under roles/ with a meta/argument_specs.yml): a new role
     # is checked by every test below without being listed, and a role without a spec is refused.
-    assert {"ca", "nginx", "registry", "client_trust"} <= set(ROLES)
+    assert {"ca", "nginx", "registry", "client_trust", "token_service"} <= set(ROLES)
     assert sorted(p.name for p in (REPO / "roles").iterdir() if p.is_dir()) == ROLES
 
 
@@ -199,9 +199,25 @@ def test_generated_tables_follow_the_argument_specs(tmp_path):
     assert all("|  | `rsa-4096` | Type of a newly created CA key." in text for text in stale.values())
 
 
+def test_a_wrapped_default_stays_on_its_table_row():
+    gen = _generator()
+    assert gen.default({"default": "{{ a\n   | b }}"}) == "`{{ a \\| b }}`"
+    assert gen.default({"default": "x  y"}) == "`x  y`"
+
+
+# Roles proven inside a scenario that deploys the whole site rather than in one of their own (the
+# scenario's molecule.yml must say so, and its converge must run the role through site.yml).
+SCENARIO_OF_ROLE = {"token_service": "default"}
+
+
 def test_every_role_has_a_molecule_scenario():
     for role in ROLES:
-        assert (REPO / "molecule" / role / "molecule.yml").exists(), f"no molecule scenario for {role}"
+        scenario = SCENARIO_OF_ROLE.get(role, role)
+        config = REPO / "molecule" / scenario / "molecule.yml"
+        assert config.exists(), f"no molecule scenario for {role}"
+        if scenario != role:
+            assert role in config.read_text(), f"molecule/{scenario}/molecule.yml does not say it covers {role}"
+            assert "playbooks/site.yml" in (REPO / "molecule" / scenario / "converge.yml").read_text()
 
 
 def test_example_inventory_parses_with_the_expected_groups():

@@ -88,7 +88,9 @@ def test_unauthenticated_request_is_refused_with_the_api_version_header(client):
     out = client.check_output(f"curl -s --cacert /etc/docker/certs.d/{NAME}/ca.crt -o /dev/null -D - https://{NAME}/v2/")
     assert re.search(r"^HTTP/\S+ 401", out, re.M)
     assert re.search(r"^docker-distribution-api-version: registry/2.0", out, re.M | re.I)
-    assert re.search(r"^www-authenticate: Basic", out, re.M | re.I)
+    # token mode (group_vars/all.yml): the challenge sends clients to the token service
+    assert re.search(rf'^www-authenticate: Bearer realm="https://{re.escape(NAME)}/token",service="{re.escape(NAME)}"',
+                     out, re.M | re.I), out
 
 
 def test_client_trusts_the_registry_through_the_ca_only(client):

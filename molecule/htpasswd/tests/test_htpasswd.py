@@ -8,6 +8,8 @@ asserted is summarised here from their reports, and checked again from the outsi
 - side_effect: the four-step walk, the scheme change and exclusive (/var/lib/htp-lab/walk.json);
 - the per-scheme files: `htpasswd -vb` (Apache) and nginx's auth_basic (curl) accept the right
   password and refuse a wrong one or none, for bcrypt, apr_md5_crypt, sha256_crypt and sha512_crypt;
+- password length limits through nginx: a 511-byte sha512_crypt password logs in, a 512-byte one
+  (a line the module refuses to write) never does, bcrypt ignores byte 73 on, apr1 has no limit;
 - the role's own gate: https://registry.htp.test/v2/ with the CA from the ca role;
 - `ansible-playbook --diff -v` output: user names and schemes only, no hash and no password.
 
@@ -213,6 +215,53 @@ def test_nginx_auth_basic(host, scheme, case):
     user, secret = credentials(scheme)
     url = f"http://127.0.0.1:{FACTS['htp_lab_port']}/{scheme}/ok.txt"
     assert curl_status(host, url, user, secret) == expected
+
+
+# --- password length limits, as nginx (libxcrypt, or its own apr1 code) applies them -------------
+
+LIMIT_PASSWORDS = {"sha511": "s" * 511, "sha512": "t" * 512, "bcrypt72": "b" * 72, "apr2000": "a" * 2000}
+
+
+@pytest.fixture(scope="module")
+def limits(host):
+    """limits.htpasswd for the /limits/ location, hashed on the controller with the module's code.
+
+    sha512 holds a $6$ line for a 512-byte password, which the module refuses to write (computed
+    with the low-level SHA-crypt function): nginx must refuse it too, or the refusal would be wrong.
+    """
+    sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
+    from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h  # pylint: disable=import-outside-toplevel
+
+    pw = LIMIT_PASSWORDS
+    lines = [
+        "sha511:" + h.hash_password(pw["sha511"], h.SHA512_CRYPT),
+        "sha512:$6$labsalt$" + h._sha_crypt_checksum(pw["sha512"].encode(), b"labsalt", 5000, h.SHA512_CRYPT),
+        "bcrypt72:" + h.hash_password(pw["bcrypt72"], h.BCRYPT, bcrypt_cost=4),
+        "apr2000:" + h.hash_password(pw["apr2000"], h.APR_MD5_CRYPT),
+    ]
+    text = "".join(line + "\n" for line in lines)
+    path = f"{FACTS['htp_lab_dir']}/limits.htpasswd"
+    host.check_output(f"printf %s {shlex.quote(text)} > {path} && chmod 0644 {path}")
+    return h
+
+
+@pytest.mark.parametrize("user, secret, expected, module_refuses", [
+    ("sha511", LIMIT_PASSWORDS["sha511"], "200", False),
+    ("sha512", LIMIT_PASSWORDS["sha512"], "401", True),                # libxcrypt refuses 512 bytes or more
+    ("bcrypt72", LIMIT_PASSWORDS["bcrypt72"] + "-ignored", "200", True),  # bcrypt ignores byte 73 on
+    ("apr2000", LIMIT_PASSWORDS["apr2000"], "200", False),             # nginx's own apr1 code: no limit
+])
+def test_nginx_password_length_limits_match_the_modules(host, limits, user, secret, expected, module_refuses):
+    """nginx accepts or refuses each length as the module's rule says: the module refuses exactly the
+    passwords nginx cannot verify whole (refused, or truncated so another password also logs in)."""
+    url = f"http://127.0.0.1:{FACTS['htp_lab_port']}/limits/ok.txt"
+    assert curl_status(host, url, user, secret) == expected
+    scheme = {"sha": limits.SHA512_CRYPT, "bcr": limits.BCRYPT, "apr": limits.APR_MD5_CRYPT}[user[:3]]
+    if module_refuses:
+        with pytest.raises(limits.HtpasswdError, match="user 'x'"):
+            limits.validate_password(secret, scheme, name="x")
+    else:
+        limits.validate_password(secret, scheme, name="x")
 
 
 def test_nginx_serves_the_page_after_auth(host):

@@ -5,7 +5,8 @@ the binary's checksum/mtime/inode, the previous binary (sbin/nginx.old), the mas
 runs under load the request loop's summary. Entries of earlier lab hosts are ignored (the
 start time of the proxy's PID 1 tells them apart).
 Expected sequence (molecule.yml test_sequence):
-converge, converge (idempotence), upgrade, upgrade (again), flags, broken-snippet.
+converge, converge (idempotence), upgrade, upgrade (again), flags-interrupted + flags (one side
+effect: a run that dies after make install, then a normal run), broken-snippet.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ def history(proxy) -> dict:
     entries = [json.loads(p.read_text()) for p in sorted(LEDGER.glob("*.json"))]
     mine = [e for e in entries if e["instance"] == instance and e["host"] == "ngx-proxy"]
     stages = [e["stage"] for e in mine]
-    assert stages == ["converge", "converge", "upgrade", "upgrade", "flags", "broken-snippet"], stages
+    assert stages == ["converge", "converge", "upgrade", "upgrade", "flags-interrupted", "flags",
+                      "broken-snippet"], stages
     return {
         "converge": mine[0], "idempotence": mine[1], "upgrade": mine[2], "upgrade_again": mine[3],
-        "flags": mine[4], "broken": mine[5],
+        "flags_interrupted": mine[4], "flags": mine[5], "broken": mine[6],
     }
 
 
@@ -73,16 +75,31 @@ def test_same_upgrade_again_builds_nothing(history):
     assert again["loop"]["failures"] == 0
 
 
-def test_configure_flag_change_rebuilt_exactly_once(history):
-    run = history["flags"]
+def test_configure_flag_change_installed_once_by_a_run_that_died_before_its_handlers(history):
+    run = history["flags_interrupted"]
     assert run["role_decision"]["needs_build"] is True
     assert "--with-http_flv_module" in run["role_decision"]["reason"]
+    assert run["failed"] and "Manage the registry users" in run["failed"]["task"]
     assert run["built"] is True and run["single_install"] is True and run["left_to_build"] is False
     assert run["before"]["version"] == run["after"]["version"] == "1.26.3"
     assert "--with-http_flv_module" in run["after"]["configure_arguments"]
+    # the new binary is installed, but the master is the one from before, on the old binary
+    assert run["after"]["master_pid"] == run["before"]["master_pid"]
+    assert run["after"]["master_exe"] != "/opt/nginx/sbin/nginx"
+    assert _same_binary(history["upgrade_again"]["after"], run["before"])
+
+
+def test_next_run_upgraded_the_master_without_building_or_failed_requests(history):
+    died, run = history["flags_interrupted"], history["flags"]
+    assert run["role_decision"]["needs_build"] is False, run["role_decision"]
+    assert run["built"] is False and run["left_to_build"] is False
+    assert _same_binary(died["after"], run["before"]) and _same_binary(run["before"], run["after"])
+    assert run["before"]["master_pid"] == died["before"]["master_pid"]
+    assert run["after"]["master_pid"] != run["before"]["master_pid"]
+    assert run["after"]["master_exe"] == "/opt/nginx/sbin/nginx"
+    assert "--with-http_flv_module" in run["after"]["configure_arguments"]
     assert run["loop"]["failures"] == 0 and run["loop_covered_role"] is True
     assert run["loop_ok_during_handlers"] > 0
-    assert _same_binary(history["upgrade_again"]["after"], run["before"])
 
 
 @pytest.mark.parametrize("snippet", ["server", "http"])

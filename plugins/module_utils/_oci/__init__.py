@@ -14,6 +14,7 @@ that fails raises ``CheckFailed`` carrying the partial result. One concern per m
 * ``image``: the deterministic test image (``build_image``) and ``parse_manifest``;
 * ``client``: ``RegistryClient``, the keep-alive HTTP(S) client (Basic auth only to the registry's
   origin, ``resolve``, ``ca_path``, redirects);
+* ``bearer``: the client side of the token protocol (challenge parsing, token requests);
 * ``checks``: the auth, push, pull and delete checks and ``CheckFailed``;
 * ``probe``: ``run_checks``, which validates the options, runs the checks and assembles the result.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from ansible_collections.dockyard.registry.plugins.module_utils._oci import bearer
 from ansible_collections.dockyard.registry.plugins.module_utils._oci.client import (
     TransportError,
     add_query,
@@ -56,11 +57,6 @@ def _excerpt(body):
     text = body[:BODY_EXCERPT].decode("utf-8", "replace")
     text = " ".join(text.split())
     return text + (" ..." if len(body) > BODY_EXCERPT else "")
-
-
-def _split_challenge(value):
-    scheme, _sep, params = (value or "").strip().partition(" ")
-    return scheme.lower(), params.strip()
 
 
 class _Checker:
@@ -162,13 +158,16 @@ class _Checker:
                     "auth: the 401 answer to GET /v2/ without credentials %s, expected %r (docker clients "
                     "need it on 401 answers too; nginx: add_header %s %s always)"
                     % (found, API_VERSION, API_VERSION_HEADER, API_VERSION))
-            scheme, _params = _split_challenge(details["challenge"])
-            if scheme != "basic":
+            scheme, params = bearer.parse_challenge(details["challenge"])
+            details["auth_scheme"] = scheme
+            if scheme not in ("basic", "bearer"):
                 raise CheckFailed(
                     "auth: the 401 answer to GET /v2/ without credentials challenges with WWW-Authenticate: %r, "
-                    "expected a Basic challenge%s" % (details["challenge"], (
-                        " (this registry uses token authentication, which registry_check does not speak)"
-                        if scheme == "bearer" else "")))
+                    "expected a Basic challenge or a Bearer challenge of the token protocol" % (details["challenge"],))
+            if scheme == "bearer" and not (params.get("realm") and params.get("service")):
+                raise CheckFailed(
+                    "auth: the Bearer challenge %r names no realm or no service (the token endpoint and the "
+                    "audience clients must ask a token for)" % (details["challenge"],))
             if self.client.username is not None:
                 resp = self._call("auth", "GET", "/v2/", auth=(self.client.username, wrong_password(opts["password"])))
                 details["wrong_password_status"] = resp.status

@@ -8,7 +8,9 @@ Private to the dockyard.registry collection; other collections must not import i
 library only (``http.client``, ``ssl``), no Ansible import.
 
 ``RegistryClient``: keep-alive HTTP(S) connections; Basic auth sent only to the registry's own
-origin (never to a storage backend a blob GET is redirected to); ``resolve`` connects to another
+origin (never to a storage backend a blob GET is redirected to); once the registry challenges with
+``Bearer`` (token authentication), a token from the realm instead (``bearer``), renewed with every
+scope seen so far when a request is challenged again; ``resolve`` connects to another
 address while SNI, certificate check and ``Host`` stay those of the URL (like ``curl --resolve``);
 TLS trust = system store plus ``ca_path``; relative and absolute ``Location`` URLs. Transport
 problems raise ``TransportError``; ``display_url`` keeps signatures and upload state out of messages.
@@ -24,6 +26,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from ansible_collections.dockyard.registry.plugins.module_utils._oci import bearer
 from ansible_collections.dockyard.registry.plugins.module_utils._oci.spec import (
     DEFAULT_TIMEOUT,
     MAX_REDIRECTS,
@@ -159,6 +162,11 @@ class RegistryClient:
         self._validate_certs = validate_certs
         self._context = make_ssl_context(ca_path, validate_certs) if self.scheme == "https" else None
         self._connections = {}
+        # None until the registry challenges; then "basic" or "bearer".
+        self.auth_scheme = None
+        self._tokens = bearer.TokenState()
+        self._explicit_token = None
+        self.token_requests = 0
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -282,11 +290,14 @@ class RegistryClient:
         """
         first = current = url if "://" in url else self.url(url)
         redirects = []
+        retried = False
+        self._explicit_token = None
         while True:
             sent = {"User-Agent": USER_AGENT}
             sent.update(headers or {})
             if origin_of(current) == self.origin:
-                authorization = self._authorization(auth)
+                authorization = self._bearer_authorization(auth) if self.auth_scheme == "bearer" \
+                    else self._authorization(auth)
                 if authorization:
                     sent["Authorization"] = authorization
             if self.observer is not None:
@@ -296,6 +307,16 @@ class RegistryClient:
             response.requested = first
             if self.observer is not None:
                 self.observer.after(response)
+            if response.status == 401 and origin_of(current) == self.origin:
+                scheme, params = bearer.parse_challenge(response.header("WWW-Authenticate"))
+                if scheme in ("basic", "bearer") and self.auth_scheme is None:
+                    self.auth_scheme = scheme
+                if scheme == "bearer" and auth is not False and not retried and params.get("realm"):
+                    retried = True
+                    failed = self._renew_token(params, auth)
+                    if failed is not None:
+                        return failed
+                    continue
             location = response.header("Location")
             if not (follow_redirects and method in ("GET", "HEAD") and location
                     and response.status in (301, 302, 303, 307, 308)):
@@ -305,6 +326,38 @@ class RegistryClient:
                                      % (MAX_REDIRECTS, display_url(location)), current)
             current = urljoin(current, location)
             redirects.append(current)
+
+    # -- token authentication ----------------------------------------------------------------
+
+    def _bearer_authorization(self, auth):
+        """The bearer token for the configured credentials (explicit ``auth`` pairs get none:
+        they are challenged and fetch their own, never cached)."""
+        token = self._tokens.token if auth is True else (self._explicit_token if auth else None)
+        return "Bearer " + token if token else None
+
+    def _renew_token(self, params, auth):
+        """Fetch a token covering every scope seen so far; None on success, else the token
+        endpoint's Response (its status tells why: a wrong password gets 401)."""
+        scopes = self._tokens.wanted(params)
+        realm = params["realm"]
+        url = bearer.token_request_url(realm, params.get("service"), scopes)
+        same_origin = origin_of(url) == self.origin
+        sent = {"User-Agent": USER_AGENT}
+        authorization = self._authorization(auth) if same_origin else None
+        if authorization:
+            sent["Authorization"] = authorization
+        self.token_requests += 1
+        response = self._exchange("GET", url, sent, None, None)
+        response.redirects, response.requested = [], url
+        try:
+            token = bearer.token_from_response(response.status, response.body)
+        except ValueError:
+            return response
+        if auth is True:
+            self._tokens.update(token, scopes, realm, params.get("service"))
+        else:
+            self._explicit_token = token
+        return None
 
 
 def _resolve_target(resolve):

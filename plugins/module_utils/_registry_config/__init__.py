@@ -9,7 +9,7 @@ It imports nothing from Ansible and raises ``ValueError`` (naming the role varia
 bad input. It decides:
 
 * which registry major version an image runs (``major_version``: explicit ``registry_version``
-  or the image tag);
+  or the image tag; ``version_errors``: the same check as messages, for preflight);
 * whether a Go duration string (``168h``, ``10s``, ``1h30m``) is valid (``parse_duration``);
 * what ``config.yml`` says for a set of role inputs and a major version (``build_config``), with
   every problem collected and named by its role variable (``config_errors``);
@@ -65,7 +65,12 @@ from ansible_collections.dockyard.registry.plugins.module_utils._registry_config
     oss_s3_endpoint,
     storage_driver,
 )
-from ansible_collections.dockyard.registry.plugins.module_utils._registry_config.versions import SUPPORTED_MAJORS, image_tag, major_version
+from ansible_collections.dockyard.registry.plugins.module_utils._registry_config.versions import (
+    SUPPORTED_MAJORS,
+    image_tag,
+    major_version,
+    version_errors,
+)
 from ansible_collections.dockyard.registry.plugins.module_utils._scalars import parse_duration
 
 __all__ = [
@@ -73,5 +78,5 @@ __all__ = [
     "GCS_CHUNK_MULTIPLE", "LOG_FORMATTERS", "LOG_LEVELS", "MIN_S3_CHUNK", "SUPPORTED_MAJORS",
     "build_config", "build_storage_driver", "config_errors", "env_problems", "image_tag", "lb_fingerprint",
     "lb_problems", "listen_addresses", "major_version", "oss_region_id", "oss_s3_endpoint", "parse_duration",
-    "storage_driver", "topology_problems",
+    "storage_driver", "topology_problems", "version_errors",
 ]

@@ -21,6 +21,7 @@ import re
 from ansible_collections.dockyard.registry.plugins.module_utils._scalars import (
     _bool,
     _dict,
+    _shown,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._registry_config.storage import (
     DRIVERS,
@@ -58,7 +59,8 @@ def env_problems(params, major):
                 "container environment that docker inspect shows" % text
             )
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            problems.append("registry_env: the value of %s must be a string (quote it), got %r" % (text, value))
+            # The type only: the value may be a secret.
+            problems.append("registry_env: the value of %s must be a string (quote it), got %s" % (text, _shown(value)))
     return problems
 
 

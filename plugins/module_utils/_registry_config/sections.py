@@ -6,7 +6,7 @@
 
 Private to the dockyard.registry collection; other collections must not import it. No Ansible
 import. ``storage.{delete,redirect,cache,maintenance,tag}``, ``http`` (listen addresses, secret,
-debug server, headers), ``log``, ``auth``, ``notifications``, ``redis`` (2.x and 3.x shapes) and
+debug server, headers), ``log``, ``auth`` (htpasswd, or token: the token service's JWTs), ``notifications``, ``redis`` (2.x and 3.x shapes) and
 ``health``, each built from the role inputs for a major version; ``ValueError`` names the role
 variable at fault.
 """
@@ -25,6 +25,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._scalars import 
     _duration,
     _int,
     _is_blank,
+    _shown,
     _str,
     _str_list,
     _url,
@@ -147,8 +148,15 @@ def listen_addresses(params):
 def _headers(var, value):
     headers = {}
     for name, payload in _dict(var, value).items():
-        if not re.match(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", str(name)):
-            raise ValueError("%s: %r is not a valid HTTP header name" % (var, name))
+        text = str(name)
+        bad = re.search(r"[^A-Za-z0-9!#$%&'*+.^_`|~-]", text)
+        if bad or not text:
+            # Never the whole key: "Authorization: Bearer <token>" written as a name would leak the
+            # token. Only the valid characters before the first bad one (a header name) are shown.
+            raise ValueError(
+                "%s: %s is not a valid HTTP header name; write {Name: [value, ...]}"
+                % (var, "%r followed by %r" % (text[:bad.start()], bad.group(0)) if bad and bad.start() else "a key")
+            )
         values = _str_list("%s[%s]" % (var, name), payload)
         if values:
             headers[str(name)] = values
@@ -196,7 +204,7 @@ def _http(params, major):
         if not re.match(r"^https?://[^/\s]+/?$", public_url):
             raise ValueError(
                 "registry_public_url must be the external URL clients use, like https://registry.example.com "
-                "or https://registry.example.com:5443 (no path), got %r" % (public_url,)
+                "or https://registry.example.com:5443 (no path), got %s" % (_shown(public_url),)
             )
         out["host"] = public_url.rstrip("/")
     if _bool("registry_relativeurls", params.get("relativeurls", False)):
@@ -234,8 +242,29 @@ def _log(params, major):
     return out
 
 
+def _auth_token(params, major):
+    """``auth.token``: the registry verifies the token service's ES256 JWTs (``x5c`` header) against
+    a bundle of the proxies' token-signing certificates; 3.x also pins the algorithm."""
+    token = {
+        "realm": _url("registry_auth_token_realm", params.get("auth_token_realm"), required=True),
+        "service": _str("registry_auth_token_service", params.get("auth_token_service"), required=True),
+        "issuer": _str("registry_auth_token_issuer", params.get("auth_token_issuer"), required=True),
+        "rootcertbundle": _abs_path("registry_auth_token_rootcertbundle", params.get("auth_token_rootcertbundle"),
+                                    required=True),
+    }
+    if major >= 3:
+        token["signingalgorithms"] = ["ES256"]
+    return {"token": token}
+
+
 def _auth(params, major):
-    if not _bool("registry_auth_htpasswd_enabled", params.get("auth_htpasswd_enabled", False)):
+    htpasswd = _bool("registry_auth_htpasswd_enabled", params.get("auth_htpasswd_enabled", False))
+    if _bool("registry_auth_token_enabled", params.get("auth_token_enabled", False)):
+        if htpasswd:
+            raise ValueError("registry_auth_token_enabled (dockyard_auth_mode: token) and registry_auth_htpasswd_enabled "
+                             "are both true: a registry has one auth method; set registry_auth_htpasswd_enabled: false")
+        return _auth_token(params, major)
+    if not htpasswd:
         return None
     return {
         "htpasswd": {
@@ -309,7 +338,7 @@ def _redis(params, major):
         raise ValueError("registry_redis_addrs is required with registry_blobdescriptor_cache: redis (list of host:port)")
     for index, addr in enumerate(addrs):
         if not re.match(r"^(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+):\d{1,5}$", addr):
-            raise ValueError("registry_redis_addrs[%d] must be host:port, got %r" % (index, addr))
+            raise ValueError("registry_redis_addrs[%d] must be host:port, got %s" % (index, _shown(addr)))
     out = {}
     if major == 2:
         if len(addrs) > 1:

@@ -23,6 +23,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._scalars import 
     _duration,
     _int,
     _is_blank,
+    _shown,
     _str,
     _url,
 )
@@ -181,9 +182,9 @@ def _storage_s3(params, major):
             )
         if is_oss:
             raise ValueError(
-                "%s.regionendpoint %r is Aliyun OSS, which rejects the path-style requests Distribution 2.8 "
+                "%s.regionendpoint %s is Aliyun OSS, which rejects the path-style requests Distribution 2.8 "
                 "sends to a regionendpoint (403 SecondLevelDomainForbidden); use registry_storage_driver: oss "
-                "(the native oss driver of 2.x images) or a 3.x image" % (var, endpoint)
+                "(the native oss driver of 2.x images) or a 3.x image" % (var, _shown(endpoint))
             )
     else:
         if path_style is None and endpoint:
@@ -193,7 +194,7 @@ def _storage_s3(params, major):
         if is_oss and path_style:
             raise ValueError(
                 "%s.forcepathstyle: Aliyun OSS (%s) accepts only virtual-hosted style requests "
-                "(403 SecondLevelDomainForbidden); set forcepathstyle: false" % (var, endpoint)
+                "(403 SecondLevelDomainForbidden); set forcepathstyle: false" % (var, _shown(endpoint))
             )
         if path_style is not None:
             out["forcepathstyle"] = path_style

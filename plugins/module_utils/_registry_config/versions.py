@@ -67,3 +67,18 @@ def major_version(image=None, version=None):
             % (tag, image, major, ", ".join(str(m) for m in SUPPORTED_MAJORS))
         )
     return major
+
+
+def version_errors(image=None, version=None):
+    """What :func:`major_version` would refuse, as a list of messages (``[]`` when fine); never raises.
+
+    Preflight asserts on it before anything that needs the major version is templated, so a bad
+    ``registry_image``/``registry_version`` is reported by a task that shows its message on every
+    ansible-core, never first by a ``no_log`` task (where ansible-core 2.17/2.18 show only
+    "censored").
+    """
+    try:
+        major_version(image, version)
+    except ValueError as exc:
+        return [str(exc)]
+    return []

@@ -115,7 +115,8 @@ def test_ca_role_end_to_end(lab):
     assert changed > 0
     assert (ca_key.stat().st_mode & 0o777) == 0o600
     assert ((tls / "registry.key").stat().st_mode & 0o777) == 0o600
-    assert (tls / "ca.crt").read_bytes() == ca_crt.read_bytes()  # published in place (the default)
+    assert (tls / "ca.crt").read_bytes() == ca_crt.read_bytes()  # the trust bundle: the CA alone
+    assert (lab / "ca" / "trust-bundle.crt").read_bytes() == ca_crt.read_bytes()  # published for clients
     ca_before, key_before = ca_crt.read_bytes(), ca_key.read_bytes()
     cert_before = (tls / "registry.crt").read_bytes()
 
@@ -150,7 +151,7 @@ def test_ca_role_end_to_end(lab):
 
     # Widening: the CA certificate is re-signed with the same key; the proxy certificate stays valid.
     changed, out = play(lab, "-e", '{"ca_name_constraints_extra": ["mirror.example.test"], "ca_reissue_certificate": true}')
-    assert changed == 2  # the CA certificate, and its copy in tls/
+    assert changed == 3  # the CA certificate, the published trust bundle and the copy in tls/
     assert ca_key.read_bytes() == key_before and ca_crt.read_bytes() != ca_before
     assert (tls / "registry.crt").read_bytes() == cert_before
     if shutil.which("openssl"):

@@ -225,6 +225,78 @@ def test_bcrypt_accepts_exactly_72_bytes_and_other_schemes_accept_more():
     assert h.verify_password("a" * 73, h.hash_password("a" * 73, h.APR_MD5_CRYPT))
 
 
+@pytest.mark.parametrize("scheme", [h.SHA256_CRYPT, h.SHA512_CRYPT])
+@pytest.mark.parametrize("password", [
+    "a" * 512,
+    "a" * 4000,
+    "\u00e4" * 256,            # 256 characters, 512 bytes of UTF-8
+])
+def test_sha_crypt_refuses_passwords_libxcrypt_cannot_verify(scheme, password):
+    # libxcrypt (what nginx and Apache call for $5$/$6$) refuses a passphrase of 512 bytes or more:
+    # such a user could never log in, so the module must refuse, naming the user and the limit.
+    with pytest.raises(h.HtpasswdError, match="511 bytes") as exc:
+        h.validate_password(password, scheme, name="alice")
+    assert "alice" in str(exc.value) and scheme in str(exc.value)
+    assert password not in str(exc.value) and password[:16] not in str(exc.value)
+    with pytest.raises(h.HtpasswdError, match="511 bytes"):
+        h.hash_password(password, scheme)
+    with pytest.raises(h.HtpasswdError, match="511 bytes"):
+        h.plan([], [h.UserSpec("alice", password)], h.Policy(scheme=scheme))
+
+
+@pytest.mark.parametrize("scheme", [h.SHA256_CRYPT, h.SHA512_CRYPT])
+def test_sha_crypt_accepts_511_bytes(scheme):
+    password = "b" * 511
+    h.validate_password(password, scheme, name="alice")
+    assert h.verify_password(password, h.hash_password(password, scheme))
+
+
+def test_apr1_has_no_length_limit():
+    # nginx and Apache verify $apr1$ with their own MD5 code, not with crypt(): no limit there.
+    password = "c" * 2000
+    h.validate_password(password, h.APR_MD5_CRYPT, name="alice")
+    assert h.verify_password(password, h.hash_password(password, h.APR_MD5_CRYPT))
+
+
+def test_verify_of_an_overlong_sha_crypt_password_is_false():
+    # An existing $6$ line can never match a password libxcrypt refuses to hash.
+    stored = h.hash_password("d" * 511, h.SHA512_CRYPT)
+    assert h.verify_password("d" * 511, stored)
+    hashed_512 = "$6$salt$" + h._sha_crypt_checksum(b"d" * 512, b"salt", 5000, h.SHA512_CRYPT)
+    assert h.verify_password("d" * 512, hashed_512) is False
+
+
+def _libcrypt():
+    import ctypes  # pylint: disable=import-outside-toplevel
+    import ctypes.util  # pylint: disable=import-outside-toplevel
+    name = ctypes.util.find_library("crypt")
+    if not name:
+        pytest.skip("no libcrypt on this host")
+    lib = ctypes.CDLL(name)
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    return lib
+
+
+@pytest.mark.parametrize("scheme", [h.SHA256_CRYPT, h.SHA512_CRYPT])
+def test_the_limit_is_the_one_of_this_hosts_libcrypt(scheme):
+    """The constant is checked against the real library: 511 bytes verify, 512 are refused."""
+    lib = _libcrypt()
+    longest = "e" * h.MAX_PASSWORD_BYTES[scheme]
+    stored = h.hash_password(longest, scheme)
+    assert lib.crypt(longest.encode(), stored.encode()) == stored.encode()
+    too_long = longest + "e"
+    answer = lib.crypt(too_long.encode(), stored.encode())
+    assert answer is None or not answer.startswith(stored[:3].encode()), answer
+
+
+def test_bcrypt_truncation_at_72_bytes_is_real():
+    """Why the module refuses bcrypt passwords over 72 bytes: libcrypt ignores byte 73 on."""
+    lib = _libcrypt()
+    stored = h.hash_password("f" * 72, h.BCRYPT, bcrypt_cost=4)
+    assert lib.crypt(("f" * 72 + "anything").encode(), stored.encode()) == stored.encode()
+
+
 @pytest.mark.parametrize("scheme, message", [
     ("md5", "unknown hash scheme 'md5'"),
     ("des_crypt", "unknown hash scheme"),
@@ -507,6 +579,8 @@ def test_diff_and_results_carry_names_and_schemes_only():
         "users_removed": ["bob"],
         "users_updated": [{"name": "alice", "reason": "scheme"}],
     }
+    assert p.summary() == "1 added (eve), 1 removed (bob), 1 updated (alice: scheme)"
+    assert h.plan(h.parse(FILE), [], h.Policy()).summary() == "0 added, 0 removed, 0 updated"
 
 
 def test_password_change_is_visible_in_the_diff():

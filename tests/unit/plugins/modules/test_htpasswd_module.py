@@ -135,6 +135,7 @@ def test_exclusive_removes_unlisted_users_keeps_comments(tmp_path, remote_tmp):
               exclusive=True, hash_scheme="apr_md5_crypt")
     assert out.result["changed"] is True
     assert out.result["users_removed"] == ["handmade"] and out.result["users_updated"] == []
+    assert out.result["msg"] == "0 added, 1 removed (handmade), 0 updated"   # roles print it
     assert path.read_text() == (
         "# managed by dockyard, plus one hand-made entry\n"
         "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\n"
@@ -270,3 +271,27 @@ def test_passwords_are_no_log(tmp_path, remote_tmp):
     spec = htpasswd.argument_spec()
     assert spec["password"]["no_log"] is True
     assert spec["users"]["options"]["password"]["no_log"] is True
+
+
+LONG = "L" * 512   # libxcrypt refuses SHA-crypt passphrases of 512 bytes or more
+
+
+@pytest.mark.parametrize("scheme", ["sha256_crypt", "sha512_crypt"])
+def test_sha_crypt_password_of_512_bytes_is_refused(tmp_path, remote_tmp, scheme):
+    path = tmp_path / "htpasswd"
+    out = run(remote_tmp, path=str(path), users=[{"name": "alice", "password": LONG}], hash_scheme=scheme)
+    assert out.failed
+    assert "alice" in out.result["msg"] and "511 bytes" in out.result["msg"]
+    assert LONG[:32] not in json.dumps(out.result, default=str)
+    assert not path.exists()
+
+
+def test_existing_overlong_sha_crypt_entry_is_not_reported_ok(tmp_path, remote_tmp):
+    # A line written before the limit was enforced verifies in Python but never in nginx: the run
+    # must fail instead of saying "ok" for a user who cannot log in, and leave the file alone.
+    path = tmp_path / "htpasswd"
+    path.write_text("alice:$6$salt$%s\n" % h._sha_crypt_checksum(LONG.encode(), b"salt", 5000, h.SHA512_CRYPT))
+    before = snapshot(str(path))
+    out = run(remote_tmp, path=str(path), users=[{"name": "alice", "password": LONG}], hash_scheme="sha512_crypt")
+    assert out.failed and "alice" in out.result["msg"]
+    assert snapshot(str(path)) == before

@@ -184,6 +184,55 @@ class FakeRegistry(_App):
         self.patches = 0
         self.upstreams = itertools.cycle(["backend-a:5000", "backend-b:5000"])
         self.ids = itertools.count(1)
+        # token mode: /token issues "fake.<base64 json scopes>" for Basic credentials (or anonymously)
+        # and every API request needs a bearer token covering its repository scope.
+        self.token_mode = False
+        self.token_requests = []
+
+    def _basic_ok(self, value):
+        if not value.startswith("Basic "):
+            return False
+        user, _sep, password = base64.b64decode(value[6:]).decode("utf-8").partition(":")
+        return user in self.users and (self.accept_any_password or self.users[user] == password)
+
+    def _needed_scope(self, handler, path):
+        match = re.match(r"^/v2/(.+)/(?:blobs|manifests)/", path)
+        if not match:
+            return None
+        actions = "pull" if handler.command in ("GET", "HEAD") else ("delete" if handler.command == "DELETE" else "pull,push")
+        return "repository:%s:%s" % (match.group(1), actions)
+
+    def _token(self, handler, query_list):
+        self.token_requests.append({"auth": handler.headers.get("Authorization", "").split(" ")[0],
+                                    "scopes": query_list.get("scope", [])})
+        auth = handler.headers.get("Authorization", "")
+        if auth and not self._basic_ok(auth):
+            self._error(handler, 401, "UNAUTHORIZED", "incorrect username or password")
+            return
+        granted = []
+        for scope in query_list.get("scope", []):
+            granted.extend(scope.split(" "))
+        token = "fake." + base64.urlsafe_b64encode(json.dumps(granted).encode()).decode()
+        self.reply(handler, 200, json.dumps({"token": token, "expires_in": 300}).encode(),
+                   {"Content-Type": "application/json"})
+
+    def _bearer_ok(self, handler, path):
+        value = handler.headers.get("Authorization", "")
+        if not value.startswith("Bearer fake."):
+            return False
+        granted = json.loads(base64.urlsafe_b64decode(value[len("Bearer fake."):]))
+        needed = self._needed_scope(handler, path)
+        if needed is None:
+            return True
+        rtype, _sep, rest = needed.partition(":")
+        name, _sep, actions = rest.rpartition(":")
+        have = set()
+        for scope in granted:
+            t, _s, r = scope.partition(":")
+            n, _s, a = r.rpartition(":")
+            if (t, n) == (rtype, name):
+                have.update(a.split(","))
+        return set(actions.split(",")) <= have
 
     def _auth_ok(self, handler):
         value = handler.headers.get("Authorization", "")
@@ -220,7 +269,18 @@ class FakeRegistry(_App):
             handler.close_connection = True
         body = self.read_body(handler) if handler.command in ("POST", "PUT", "PATCH") else b""
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if not self._auth_ok(handler):
+        if self.token_mode:
+            if parts.path == "/token":
+                self._token(handler, parse_qs(parts.query))
+                return
+            if not self._bearer_ok(handler, parts.path):
+                needed = self._needed_scope(handler, parts.path)
+                challenge = 'Bearer realm="%s/token",service="fake"' % self.url
+                if needed:
+                    challenge += ',scope="%s"' % needed
+                self._error(handler, 401, "UNAUTHORIZED", "authentication required", {"WWW-Authenticate": challenge})
+                return
+        elif not self._auth_ok(handler):
             extra = {"WWW-Authenticate": self.challenge} if self.challenge else {}
             if not self.api_header_on_401:
                 headers = extra

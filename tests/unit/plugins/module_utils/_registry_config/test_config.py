@@ -130,7 +130,7 @@ REFUSALS = [
                  r"registry_public_url must be the external URL clients use", id="public-url-no-scheme"),
     pytest.param({"public_url": "https://registry.example.com/v2/"}, "3",
                  r"registry_public_url must be the external URL clients use", id="public-url-path"),
-    pytest.param({"headers": {"Bad Header": ["x"]}}, "3", r"registry_headers: 'Bad Header' is not a valid HTTP header name",
+    pytest.param({"headers": {"Bad Header": ["x"]}}, "3", r"registry_headers: 'Bad' followed by ' ' is not a valid HTTP header name",
                  id="bad-header"),
     pytest.param({"log_level": "verbose"}, "3", r"registry_log_level must be one of error, warn, info, debug", id="log-level"),
     pytest.param({"log_formatter": "xml"}, "3", r"registry_log_formatter must be one of text, json, logstash", id="log-format"),
@@ -212,3 +212,65 @@ def test_lb_problem_messages_do_not_contain_digests_or_secrets():
     errors = rc.config_errors(me, "3")
     assert len(errors) == 1
     assert SECRET not in errors[0] and rc.lb_fingerprint(other)["http_secret"] not in errors[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that may hold a secret are never echoed (issue 10, item 5)
+# ---------------------------------------------------------------------------------------------
+
+TOKEN = "tok3n-never-shown"
+
+
+def _endpoint(**overrides):
+    endpoint = {"name": "audit", "url": "https://audit.internal/events"}
+    endpoint.update(overrides)
+    return {"endpoints": [endpoint]}
+
+
+LEAKS = [
+    pytest.param({"notifications": _endpoint(headers={"Authorization": {"value": "Bearer " + TOKEN}})},
+                 "registry_notifications.endpoints[0].headers[Authorization] must be a list of strings",
+                 id="header-value-a-dict"),
+    pytest.param({"notifications": _endpoint(headers={"Authorization: Bearer " + TOKEN: ["x"]})},
+                 "registry_notifications.endpoints[0].headers: 'Authorization' followed by ':' is not a valid "
+                 "HTTP header name", id="header-line-as-name"),
+    pytest.param({"notifications": _endpoint(url="ftp://hook:%s@audit.internal/events" % TOKEN)},
+                 r"registry_notifications.endpoints[0].url must be an http:// or https:// URL, got "
+                 r"'ftp://***@audit.internal/events'", id="notification-url-credentials"),
+    pytest.param({"notifications": _endpoint(url="https://audit.internal/events?token=%s x" % TOKEN)},
+                 "registry_notifications.endpoints[0].url must be an http:// or https:// URL, got "
+                 "'https://audit.internal/events?***'", id="notification-url-query"),
+    pytest.param({"storage_driver": "s3", "storage_s3": dict(S3_CEPH, regionendpoint="http://ak:%s@ceph /" % TOKEN)},
+                 "registry_storage_s3.regionendpoint must be an http:// or https:// URL, got 'http://***@ceph /'",
+                 id="s3-endpoint-credentials"),
+    pytest.param({"storage_driver": "s3", "storage_s3": dict(
+        S3_CEPH, regionendpoint="https://ak:%s@s3.oss-cn-beijing.aliyuncs.com" % TOKEN, forcepathstyle=True)},
+        "registry_storage_s3.forcepathstyle: Aliyun OSS ('https://***@s3.oss-cn-beijing.aliyuncs.com') accepts only",
+        id="oss-endpoint-credentials"),
+    pytest.param({"blobdescriptor_cache": "redis", "redis_addrs": ["redis://:%s@cache:6379/0" % TOKEN]},
+                 "registry_redis_addrs[0] must be host:port, got 'redis://***@cache:6379/0'", id="redis-url"),
+    pytest.param({"blobdescriptor_cache": "redis", "redis_addrs": {"cache:6379": TOKEN}},
+                 "registry_redis_addrs must be a list of strings, got a dict", id="redis-addrs-a-dict"),
+    pytest.param({"env": {"TZ": {"password": TOKEN}}},
+                 "registry_env: the value of TZ must be a string (quote it), got a dict", id="env-value-a-dict"),
+    pytest.param({"public_url": "https://admin:%s@registry.example.com/v2" % TOKEN},
+                 "got 'https://***@registry.example.com/v2'", id="public-url-credentials"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", LEAKS)
+def test_invalid_values_that_may_hold_a_secret_are_not_echoed(overrides, message):
+    errors = rc.config_errors(params(**overrides), "3")
+    text = "\n".join(errors)
+    assert TOKEN not in text, text
+    assert message in text, text
+
+
+def test_version_errors_never_raise_and_name_the_variables():
+    assert rc.version_errors("registry:3.0.0", "") == []
+    assert rc.version_errors("registry:latest", "2") == []
+    assert rc.version_errors("registry:stable", "") == [
+        "registry_version: cannot derive the registry major version from the tag 'stable' of registry_image "
+        "'registry:stable'; pin a numeric tag (e.g. registry:3.0.0) or set registry_version (2 or 3)"]
+    assert rc.version_errors("registry:3.0.0", "x") == [
+        "registry_version must be a registry release such as 2.8.3 or 3.0.0 (or just 2 or 3), got 'x'"]

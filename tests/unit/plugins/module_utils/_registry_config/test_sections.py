@@ -10,6 +10,8 @@ and parsed back before it is compared, so what is checked is what the registry w
 
 from __future__ import annotations
 
+import pytest
+
 import copy
 
 import yaml
@@ -124,6 +126,32 @@ def test_log_options():
     config = rc.build_config(params(log_level="warn", log_formatter="json", log_fields={},
                                     log_accesslog_disabled=True), "3")
     assert config["log"] == {"level": "warn", "formatter": "json", "accesslog": {"disabled": True}}
+
+
+TOKEN = dict(auth_token_enabled=True, auth_token_realm="https://registry.example.com/token",
+             auth_token_service="registry.example.com", auth_token_issuer="dockyard.registry",
+             auth_token_rootcertbundle="/etc/docker/registry/token-bundle.pem")
+
+
+def test_token_auth_2x_and_3x():
+    two = rc.build_config(params(**TOKEN), "2.8.2")["auth"]
+    assert two == {"token": {"realm": "https://registry.example.com/token", "service": "registry.example.com",
+                             "issuer": "dockyard.registry", "rootcertbundle": "/etc/docker/registry/token-bundle.pem"}}
+    three = rc.build_config(params(**TOKEN), "3")["auth"]["token"]
+    assert three["signingalgorithms"] == ["ES256"]
+
+
+@pytest.mark.parametrize("change, var", [
+    ({"auth_token_realm": "registry.example.com/token"}, "registry_auth_token_realm"),
+    ({"auth_token_realm": ""}, "registry_auth_token_realm"),
+    ({"auth_token_service": ""}, "registry_auth_token_service"),
+    ({"auth_token_issuer": None}, "registry_auth_token_issuer"),
+    ({"auth_token_rootcertbundle": "token-bundle.pem"}, "registry_auth_token_rootcertbundle"),
+    ({"auth_htpasswd_enabled": True, "auth_htpasswd_realm": "r", "auth_htpasswd_path": "/h"}, "registry_auth_htpasswd_enabled"),
+])
+def test_token_auth_refuses_bad_inputs_naming_the_variable(change, var):
+    errors = rc.config_errors(params(**dict(TOKEN, **change)), "2.8.2")
+    assert any(var in e for e in errors), errors
 
 
 def test_htpasswd_auth():
