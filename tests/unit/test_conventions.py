@@ -125,7 +125,8 @@ def test_role_has_preflight_and_readme(role):
 # lab's default release, dockyard-lab/<kind>-<suite> another one); the role runs on the platforms in
 # the groups it is applied to (playbooks/site.yml), whatever the scenario.
 ROLE_GROUPS = {"ca": {"registry_proxy", "registry_backends"}, "nginx": {"registry_proxy"},
-               "registry": {"registry_backends"}, "client_trust": {"registry_clients"}}
+               "registry": {"registry_backends"}, "client_trust": {"registry_clients"},
+               "token_service": {"registry_proxy"}}
 ANY_REGISTRY_GROUP = {"registry_proxy", "registry_backends", "registry_clients"}
 
 
@@ -155,6 +156,11 @@ def test_platform_releases_come_from_the_lab_images():
     assert image_release("dockyard-lab/systemd-trixie:latest", "bookworm") == "trixie"
     assert image_release("dockyard-lab/s3:latest", "bookworm") is None
     assert _default_suite() in _releases_tested("nginx")
+
+
+def test_every_role_has_its_groups_named():
+    # A role missing here would count every registry group's platforms as its own.
+    assert set(ROLE_GROUPS) == set(ROLES)
 
 
 @pytest.mark.parametrize("role", ROLES)
