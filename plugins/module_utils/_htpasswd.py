@@ -28,7 +28,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
+try:
+    from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
+except ImportError:  # copied flat next to the token service (roles/token_service/vars/main.yml)
+    import _scalars  # type: ignore[no-redef]
 
 try:
     import bcrypt as _bcrypt_lib
