@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import (
     BCRYPT, BCRYPT_DEFAULT_COST, BCRYPT_IDENT, DEFAULT_SCHEME, SHA256_CRYPT, SHA512_CRYPT, SHA_CRYPT_DEFAULT_ROUNDS,
-    HashInfo, HtpasswdError, Line, MissingBackendError, hash_password, identify, parse, require_bcrypt, serialize,
+    HashInfo, HtpasswdError, Line, MissingBackendError, hash_password, identify, require_bcrypt, serialize,
     validate_cost, validate_password, verify_password)
 
 
