@@ -5,7 +5,7 @@ leaves (plain HTTP answered or refused by a backend), no bridge container left, 
 run (already in the target mode) changes nothing.
 
 Its own lab (bench/_lab.py, hosts btls-*: proxy, two backends, Ceph RGW) deployed with the default
-wiring; ~25 minutes on a loaded 2-vCPU machine, so it is marked ``long_lab``: not part of
+wiring; 8 minutes on an idle 2-vCPU machine, ~25 on a loaded one, so it is marked ``long_lab``: not part of
 ``make labtest``/CI (45-minute budget). Run it with ``make labtest-long``.
 """
 
