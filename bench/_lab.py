@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -95,11 +96,25 @@ class BenchLab:
 
     # --- hosts ---------------------------------------------------------------------------------
 
+    # What the roles generate for this lab (its CA, http.secret): throwaway, and bound to these
+    # hosts. A CA kept from hosts that are gone carries name constraints for their old addresses,
+    # and the ca role rightly refuses to sign the new ones with it.
+    GENERATED = ("dockyard-ca", "dockyard-secrets")
+
     def up(self) -> None:
+        """Start the hosts; a lab none of whose hosts exists (first run, or the last one was
+        killed before down()) starts from a new CA too."""
+        if not any(run(["docker", "container", "inspect", h], check=False).returncode == 0 for h in self.hosts):
+            self.forget_generated_state()
         hosts_up(self.hosts)
 
     def down(self) -> None:
         hosts_down(self.hosts)
+        self.forget_generated_state()
+
+    def forget_generated_state(self) -> None:
+        for name in self.GENERATED:
+            shutil.rmtree(self.state / name, ignore_errors=True)
 
     def address(self, host: str) -> str:
         return address(host)

@@ -148,6 +148,16 @@ def test_get_token_with_basic_credentials(env):
     assert header["alg"] == "ES256" and len(header["x5c"]) == 1
 
 
+def test_healthz_names_the_signing_key_and_no_secret(env):
+    """The role waits on /healthz's kid after a reload that activates a new key (tasks/activate.yml)."""
+    res = call(env["app"], path="/healthz")
+    assert res["status"] == 200
+    kid = json.loads((env["etc"] / "keys" / "state.json").read_text())["active"]
+    assert res["json"] == {"ok": True, "kid": kid}
+    token = call(env["app"], query=token_query(), headers={"Authorization": basic("alice", USERS["alice"])})
+    assert jwt.get_unverified_header(token["json"]["token"])["kid"] == kid
+
+
 def test_post_oauth2_password_grant(env):
     form = urllib.parse.urlencode({"grant_type": "password", "username": "alice", "password": USERS["alice"],
                                    "service": SERVICE, "client_id": "containerd",
