@@ -135,7 +135,7 @@ class S3:
             query = {"list-type": "2", "prefix": prefix, "max-keys": "1000"}
             if token:
                 query["continuation-token"] = token
-            status, _, body = self._request("GET", "", query)
+            status, _headers, body = self._request("GET", "", query)
             if status != 200:
                 raise S3Error("ListObjectsV2 %s: HTTP %d: %s" % (prefix, status, body[:200]))
             root = ET.fromstring(body)

@@ -26,7 +26,9 @@ author:
   - dockyard.registry maintainers (@dockyard)
 attributes:
   check_mode:
-    description: Runs in check mode too; the V(readonly) check is skipped there (it may start an upload), and certificate files that do not exist yet (a fresh host) give RV(ok=false) instead of a failure.
+    description:
+      - Runs in check mode too; the V(readonly) check is skipped there (it may start an upload).
+      - Certificate files that do not exist yet (a fresh host) give RV(ok=false) instead of a failure.
     support: full
   diff_mode:
     description: Nothing to diff.
@@ -148,8 +150,8 @@ def run_module(module):
             authorization=authorization))
     ok = all(r["passed"] for r in results)
     scheme = "https" if params["tls"] else "http"
-    msg = "%s://%s:%d: %s" % (scheme, target, params["port"],
-                             "; ".join("%s %s" % (r["check"], r["detail"]) for r in results))
+    details = "; ".join("%s %s" % (r["check"], r["detail"]) for r in results)
+    msg = "%s://%s:%d: %s" % (scheme, target, params["port"], details)
     module.exit_json(changed=False, ok=ok, results=results, msg=msg)
 
 

@@ -16,7 +16,7 @@ description:
     C(HEAD) of each blob, or the file size for the filesystem driver), then, unless O(dry_run),
     runs the real collection and checks that every eligible blob is gone from the storage.
   - Returns how many blobs (and how many bytes) were eligible and removed. For drivers it cannot
-    measure, the byte count is V(null) and RV(removed.bytes_note) says why.
+    measure, the byte count is V(null) and the C(bytes_note) of RV(removed) says why.
   - The registry must be read-only on every backend while the real collection runs (uploads that
     the collector cannot see would lose their blobs); the dockyard.registry C(playbooks/gc.yml)
     playbook switches every backend to read-only and checks it first.
