@@ -16,6 +16,9 @@ Subcommands (the password comes from the environment variable OPS_LAB_PASSWORD, 
          a new TLS connection. A push answered 405 with an ``Allow`` header that does not allow the
          method is the registry's read-only answer: counted as ``refused`` (with its time), not
          as a failure. The JSON summary goes to stdout and ``--out``.
+
+``--ca`` is read again whenever the file changes (a CA rotation publishes the old and the next CA
+together, then the next alone), as a client that reads its trust store per connection.
 """
 
 from __future__ import annotations
@@ -62,21 +65,33 @@ def blob_bytes(seed, size):
 class Registry:
     def __init__(self, args):
         self.name, self.port, self.resolve, self.timeout = args.name, args.port, args.resolve, args.timeout
-        self.ctx = ssl.create_default_context(cafile=args.ca)
+        self.cafile, self._ca_seen, self.ctx = args.ca, None, None
+        self._context()
         self.plain = ssl.create_default_context()
         password = os.environ.get("OPS_LAB_PASSWORD", "")
         self.auth = "Basic " + base64.b64encode(("%s:%s" % (args.user, password)).encode()).decode()
         self.agent = args.user_agent
         self.uploaded = {}  # digest -> size of every blob an upload completed (kept or not)
 
+    def _context(self):
+        """The registry's TLS context, made again whenever the CA file changed: a client whose trust
+        store is updated while it runs (docker reads certs.d for every pull and push), e.g. during a
+        CA rotation, when the published trust bundle holds the old and the next CA."""
+        stat = os.stat(self.cafile)
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if seen != self._ca_seen:
+            self.ctx, self._ca_seen = ssl.create_default_context(cafile=self.cafile), seen
+        return self.ctx
+
     def _conn(self, url):
         parts = urlsplit(url)
         host = parts.hostname
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if host == self.name:  # the registry: connect to the proxy address, SNI/verify the name
+            ctx = self._context()
             sock = socket.create_connection((self.resolve, port), self.timeout)
-            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.ctx)
-            conn.sock = self.ctx.wrap_socket(sock, server_hostname=host)
+            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ctx)
+            conn.sock = ctx.wrap_socket(sock, server_hostname=host)
             return conn, True
         if parts.scheme == "https":
             return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.plain), False

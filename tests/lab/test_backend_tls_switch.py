@@ -12,21 +12,17 @@ wiring; 8 minutes on an idle 2-vCPU machine, ~25 on a loaded one, so it is marke
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import LoadLoop, deployed_bench_lab
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
 
 pytestmark = [pytest.mark.lab, pytest.mark.long_lab, pytest.mark.slow]
-
-PASSWORD = "lab-bench-password-0123"  # lab-only (bench/lab/inventory/group_vars/all.yml)
 
 
 def _recap_changed(log_text):
@@ -35,38 +31,13 @@ def _recap_changed(log_text):
 
 @pytest.fixture(scope="module")
 def lab(labctl):  # noqa: ARG001 (skips without Docker)
-    import _lab  # pylint: disable=import-outside-toplevel
-
-    bench_lab = _lab.BenchLab("btls")
-    try:
-        bench_lab.up()
-        bench_lab.deploy()
-        yield bench_lab
-    finally:
-        if not os.environ.get("DOCKYARD_KEEP_LAB"):
-            bench_lab.down()
+    yield from deployed_bench_lab("btls")
 
 
 def test_switching_the_backend_hop_fails_no_request(lab, tmp_path):
     import _lab  # pylint: disable=import-outside-toplevel
 
-    ca = lab.state / "dockyard-ca" / "trust-bundle.crt"
-    base = [sys.executable, str(Path(__file__).with_name("load_loop.py")), "--name", "registry.bench.dockyard.test",
-            "--resolve", lab.address(lab.proxy), "--ca", str(ca), "--user", "bench"]
-    env = dict(os.environ, OPS_LAB_PASSWORD=PASSWORD)
-    seed = subprocess.run(base + ["push", "--repo", "switch/pull", "--tag", "t", "--layer", "sw-a:4096",
-                                  "--layer", "sw-b:65536"], env=env, capture_output=True, text=True, check=True)
-    (tmp_path / "pull.json").write_text(seed.stdout)
-    loop = subprocess.Popen(base + ["loop", "--pull", str(tmp_path / "pull.json"), "--push-repo", "switch/loop",
-                                    "--stop-file", str(tmp_path / "stop"), "--started-file", str(tmp_path / "started"),
-                                    "--out", str(tmp_path / "loop.json"), "--max-seconds", "2400"],
-                            env=env, stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(60):
-            if (tmp_path / "started").exists():
-                break
-            time.sleep(1)
-        assert (tmp_path / "started").exists(), "the load loop got no answer through the proxy"
+    with LoadLoop(lab, tmp_path, "switch") as load:
         backend = lab.address(lab.b1)
         seen = {}
         for step, target in enumerate((False, True, True)):
@@ -78,12 +49,7 @@ def test_switching_the_backend_hop_fails_no_request(lab, tmp_path):
             containers = _lab.dexec(lab.b1, "docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
             seen[step] = {"plain_http": plain, "containers": containers, "changed": _recap_changed(log_text),
                           "switching": "Switching the backend hop" in log_text}
-        (tmp_path / "stop").write_text("stop\n")
-        loop.wait(timeout=300)
-    finally:
-        if loop.poll() is None:
-            loop.kill()
-    summary = json.loads((tmp_path / "loop.json").read_text())
+    summary = load.summary
     print(json.dumps({"steps": seen, "rounds": summary["rounds"], "pulls": summary["pulls"],
                       "pushes": summary["pushes"]}, indent=1))
     # Plain HTTP after the first switch: a backend answers anyone (200); after the second it refuses
