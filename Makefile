@@ -50,7 +50,7 @@ labtest: lab-images
 	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/lab -q -m "lab and not long_lab"
 	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/unit -q -m lab
 
-# Lab tests too long for CI (backend-tls.yml and the basic-to-token move under load, each on its own lab, 10-25 min).
+# Lab tests too long for CI (backend-tls.yml, the basic-to-token move and rotate-ca.yml under load, each on a bench lab, 8-25 min each).
 labtest-long: lab-images
 	DOCKYARD_REQUIRE_LAB=1 $(PY) -m pytest tests/lab -q -s -m long_lab
 

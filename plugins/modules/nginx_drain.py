@@ -25,6 +25,12 @@ description:
     nginx role reads when it renders C(nginx.conf), so a rerun of the role keeps a drained backend
     drained. A name that has no line in C(nginx.conf) yet is only recorded there.
   - Refuses to drain the last backend taking traffic unless O(allow_none_active).
+  - A proxy without O(state_file) where no nginx master runs (O(pid_file)) has not been deployed
+    yet (backends set up before the proxies, as in the recipe): nothing routes to any backend
+    there, so there is nothing to drain or put back; the module reports no change and
+    RV(deployed=false). The nginx role renders a backend it has not seen healthy as down. A
+    running nginx without the state file (deployed by an earlier version of this collection) is
+    an error: run the nginx role on that proxy first.
 author:
   - dockyard.registry maintainers (@dockyard)
 attributes:
@@ -58,6 +64,12 @@ options:
     description: The upstream state file the nginx role writes (it names C(nginx.conf), the binary and the PID file).
     type: path
     default: /etc/dockyard/nginx-upstream.json
+  pid_file:
+    description:
+      - The nginx PID file looked at only when O(state_file) does not exist (otherwise the state
+        file names it), to tell a proxy not deployed yet from one whose nginx predates the state file.
+    type: path
+    default: /run/nginx.pid
   reload:
     description: Reload nginx after a change (test the configuration, then HUP to the master).
     type: bool
@@ -100,6 +112,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+deployed:
+  description: Whether nginx is deployed on this proxy (V(false) - no state file and no running nginx, nothing was done).
+  returned: always
+  type: bool
 drained:
   description: The drained backends after the run, name to reason.
   returned: always
@@ -213,12 +229,18 @@ def run_module(module):
     params = module.params
     name, wanted = params["name"], params["state"]
     drained = wanted == "drained"
+    if not os.path.exists(params["state_file"]) and master_pid(params["pid_file"]) is None:
+        module.exit_json(changed=False, deployed=False, drained={}, in_upstream=False, reloaded=False,
+                         old_workers=0, waited=0.0,
+                         msg="no nginx deployed on this proxy yet (no %s, no nginx master in %s): nothing routes "
+                             "to %s here" % (params["state_file"], params["pid_file"], name))
     try:
         with open(params["state_file"]) as handle:
             state = _nginx_drain.load_state(handle.read())
     except OSError as exc:
-        module.fail_json(msg="cannot read the upstream state file %s (%s): run the dockyard.registry.nginx role "
-                             "(playbooks/nginx.yml) on this proxy first" % (params["state_file"], exc.strerror))
+        module.fail_json(msg="cannot read the upstream state file %s (%s) although nginx runs on this proxy: run "
+                             "the dockyard.registry.nginx role (playbooks/nginx.yml) on it first"
+                             % (params["state_file"], exc.strerror))
     except ValueError as exc:
         module.fail_json(msg="%s: %s" % (params["state_file"], exc))
     conf_path, binary = state["conf"], state["binary"]
@@ -240,7 +262,7 @@ def run_module(module):
         after.pop(name, None)
     conf_changed = new_conf != conf
     state_changed = after != before
-    result = {"changed": conf_changed or state_changed, "drained": after, "in_upstream": found,
+    result = {"changed": conf_changed or state_changed, "deployed": True, "drained": after, "in_upstream": found,
               "reloaded": False, "old_workers": 0, "waited": 0.0,
               "diff": {"before": {"drained": before}, "after": {"drained": after}}}
     if not found:
@@ -296,6 +318,7 @@ def main():
             wait=dict(type="bool", default=True),
             timeout=dict(type="int", default=300),
             allow_none_active=dict(type="bool", default=False),
+            pid_file=dict(type="path", default="/run/nginx.pid"),
         ),
         supports_check_mode=True,
     )

@@ -153,13 +153,27 @@ def test_busy_old_worker_times_out_and_the_backend_stays_drained(proxy):
     assert proxy["conf"].read_text() == upstream(drained=("b1",))
 
 
-def test_missing_state_file_says_what_to_run(tmp_path):
-    out = run(name="b1", state_file=str(tmp_path / "none.json"))
-    assert out.failed and "playbooks/nginx.yml" in out.result["msg"]
-
-
 def test_module_default_state_file_is_the_nginx_role_path():
     import yaml  # pylint: disable=import-outside-toplevel
     role_vars = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "nginx", "vars", "main.yml")
     with open(role_vars) as handle:
         assert yaml.safe_load(handle)["__nginx_upstream_state_file"] == _nginx_drain.STATE_FILE
+
+
+def test_a_proxy_not_deployed_yet_has_nothing_to_drain(tmp_path):
+    # Backends first, proxies later (the nginx scenario, the recipe): no state file, no nginx.
+    for state in ("drained", "active"):
+        out = run(name="b1", state=state, state_file=str(tmp_path / "state.json"), pid_file=str(tmp_path / "nginx.pid"))
+        assert not out.failed, out.result
+        assert out.result["changed"] is False and out.result["deployed"] is False
+        assert "no nginx deployed on this proxy yet" in out.result["msg"]
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_a_running_nginx_without_the_state_file_is_an_error(proxy):
+    # An nginx deployed by an earlier version of the collection: it routes, so draining matters.
+    missing = proxy["dir"] / "missing.json"
+    out = run(name="b1", state_file=str(missing), pid_file=str(proxy["dir"] / "nginx.pid"))
+    assert out.failed
+    assert "although nginx runs on this proxy" in out.result["msg"] and "playbooks/nginx.yml" in out.result["msg"]
+    assert proxy["conf"].read_text() == upstream()
