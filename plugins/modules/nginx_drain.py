@@ -26,11 +26,11 @@ description:
     drained. A name that has no line in C(nginx.conf) yet is only recorded there.
   - Refuses to drain the last backend taking traffic unless O(allow_none_active).
   - A proxy without O(state_file) where no nginx master runs (O(pid_file)) has not been deployed
-    yet (backends set up before the proxies, as in the recipe): nothing routes to any backend
-    there, so there is nothing to drain or put back; the module reports no change and
+    yet (backends set up before the proxies, as in the recipe), so nothing routes to any backend
+    there and there is nothing to drain or put back. The module reports no change and
     RV(deployed=false). The nginx role renders a backend it has not seen healthy as down. A
     running nginx without the state file (deployed by an earlier version of this collection) is
-    an error: run the nginx role on that proxy first.
+    an error (run the nginx role on that proxy first).
 author:
   - dockyard.registry maintainers (@dockyard)
 attributes:
