@@ -37,9 +37,3 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = "lab test skipped although DOCKYARD_REQUIRE_LAB is set: %s" % (report.longrepr,)
 
-
-def pytest_collection_modifyitems(items):
-    """Tests marked ``slow`` (whole ansible-playbook runs) first, in their usual order: with the
-    unit suite on every core (make unit: pytest-xdist) they are spread over the workers from the
-    start instead of ending the run on one of them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
