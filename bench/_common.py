@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import runpy
 import shutil
 import statistics
@@ -168,8 +169,83 @@ def machine_facts() -> dict:
             "loadavg": os.getloadavg()}
 
 
+def add_run_args(ap, hosts: str) -> None:
+    """The options every lab benchmark takes: --keep, --reuse, --seed, --report."""
+    ap.add_argument("--keep", action="store_true", help=f"keep the bench lab ({hosts}) afterwards")
+    ap.add_argument("--reuse", action="store_true", help="measure on a kept lab as it is (no deploy, no rendering)")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
+                    help="only recompute the report of an earlier run's results file (no lab)")
+
+
+def rewrite_report(path: Path, report) -> None:
+    """--report: recompute the summary of an earlier results file with the current report()."""
+    data = json.loads(path.read_text())
+    data["summary"] = report(data)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def seeded(seed):
+    """(seed, random.Random(seed)); a fresh random seed when none is given (printed with the results)."""
+    seed = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
+    return seed, random.Random(seed)
+
+
+class LabSession:
+    """``with LabSession(keep, hosts, down):`` the lab goes away at the end, also on failure, SIGTERM
+    or SIGINT (also in a background job, where SIGINT starts out ignored), unless ``keep``."""
+
+    def __init__(self, keep: bool, hosts, down):
+        self.keep, self.hosts, self.down = keep, list(hosts), down
+
+    def __enter__(self):
+        import signal  # pylint: disable=import-outside-toplevel
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.keep:
+            log("--keep: the lab stays up (" + ", ".join(self.hosts) + "); remove it with "
+                "`python3 lab/labctl.py rm-host " + " ".join(self.hosts) + "`")
+        else:
+            self.down()
+        return False
+
+
 def save_results(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+_WRK_RPS = re.compile(r"^Requests/sec:\s*([0-9.]+)", re.M)
+_WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
+_WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_WRK_TOTAL = re.compile(r"(\d+) requests in")
+
+
+def wrk(url: str, headers=(), *, duration: int = 5, connections: int = 4, threads: int = 2,
+        script: Path | None = None) -> dict:
+    """``wrk -c -t -d`` (keep-alive connections) against url; every answer must be 2xx/3xx and no
+    socket may fail, else the run stops. Returns requests/s and the number of requests."""
+    cmd = ["wrk", f"-c{connections}", f"-t{threads}", f"-d{duration}s", "--timeout", "30s"]
+    for header in headers:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    out = res.stdout
+    m = _WRK_RPS.search(out)
+    if res.returncode != 0 or not m:
+        raise SystemExit(f"[bench] wrk failed ({res.returncode}):\n{out}\n{res.stderr}")
+    non2xx = int(_WRK_NON2XX.search(out).group(1)) if _WRK_NON2XX.search(out) else 0
+    errors = sum(int(x) for x in _WRK_ERRORS.search(out).groups()) if _WRK_ERRORS.search(out) else 0
+    total = int(_WRK_TOTAL.search(out).group(1)) if _WRK_TOTAL.search(out) else 0
+    if non2xx or errors or not total:
+        # (0 requests and no error: e.g. a HEAD, whose answer's body wrk waits for in vain)
+        raise SystemExit(f"[bench] {url}: {total} requests, {non2xx} non-2xx responses, {errors} socket errors:\n{out}")
+    return {"rps": float(m.group(1)), "requests": total}

@@ -29,7 +29,6 @@ import ctypes
 import ctypes.util
 import os
 import random
-import re
 import secrets
 import shutil
 import socket
@@ -167,30 +166,6 @@ def crypt_times(variants, password: str, rounds: int, rng: random.Random, budget
     return times
 
 
-_RPS = re.compile(r"^Requests/sec:\s*([0-9.]+)", re.M)
-_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
-_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-_TOTAL = re.compile(r"(\d+) requests in")
-
-
-def wrk(url: str, header: str | None, duration: int, connections: int = 4, threads: int = 2) -> dict:
-    cmd = ["wrk", f"-c{connections}", f"-t{threads}", f"-d{duration}s", "--timeout", "30s"]
-    if header:
-        cmd += ["-H", header]
-    cmd.append(url)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
-    out = res.stdout
-    m = _RPS.search(out)
-    if res.returncode != 0 or not m:
-        raise SystemExit(f"[bench] wrk failed ({res.returncode}):\n{out}\n{res.stderr}")
-    non2xx = int(_NON2XX.search(out).group(1)) if _NON2XX.search(out) else 0
-    errors = sum(int(x) for x in _ERRORS.search(out).groups()) if _ERRORS.search(out) else 0
-    total = int(_TOTAL.search(out).group(1)) if _TOTAL.search(out) else 0
-    if non2xx or errors:
-        raise SystemExit(f"[bench] {url}: {non2xx} non-2xx responses, {errors} socket errors:\n{out}")
-    return {"rps": float(m.group(1)), "requests": total}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7, help="rounds; each runs every variant once, shuffled")
@@ -256,15 +231,16 @@ def main(argv=None) -> int:
         header = "Authorization: Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
         _common.log(f"{version}; one worker on {base}; wrk -c{args.connections} -t{args.threads} "
                     f"-d{args.duration}s; {args.rounds} rounds x {len(variants)} variants; seed {seed}")
-        wrk(urls["none"], None, 1, args.connections, args.threads)  # warm-up
+        _common.wrk(urls["none"], duration=1, connections=args.connections, threads=args.threads)  # warm-up
         runs = {n: [] for n, *_ in variants}
         ratios = {n: [] for n, *_ in variants}
         for rnd in range(args.rounds):
             order = _common.shuffled([v[0] for v in variants], rng)
             this = {}
             for name in order:
-                auth = None if name == "none" else header
-                this[name] = wrk(urls[name], auth, args.duration, args.connections, args.threads)["rps"]
+                auth = () if name == "none" else (header,)
+                this[name] = _common.wrk(urls[name], auth, duration=args.duration, connections=args.connections,
+                                         threads=args.threads)["rps"]
                 runs[name].append(this[name])
             for name in this:
                 ratios[name].append(this[name] / this["none"])

@@ -3,9 +3,10 @@
 
     .venv/bin/python bench/plot_results.py [--results bench/results] [--out docs/img]
 
-Reads htpasswd_auth.json, proxy_throughput.json and token_auth.json (whichever exist) and writes
-docs/img/htpasswd-auth.svg, docs/img/proxy-throughput.svg, docs/img/proxy-cpu.svg and
-docs/img/token-auth.svg: one bar per variant at the median over the rounds, with a whisker from the
+Reads htpasswd_auth.json, proxy_throughput.json, backend_tls.json and token_auth.json (whichever
+exist) and writes docs/img/htpasswd-auth.svg, docs/img/proxy-throughput.svg, docs/img/proxy-cpu.svg,
+docs/img/backend-tls.svg and docs/img/token-auth.svg: one bar per variant at the median over the
+rounds, with a whisker from the
 smallest to the largest round.
 """
 
@@ -102,7 +103,7 @@ def proxy_chart(data: dict) -> str:
     items = []
     labels = {"tuned/get_static": ("GET: static file over TLS (ceiling)", "#888"),
               "tuned/get_proxy": ("GET: proxy (role defaults)", "#2b7bb9"),
-              "tuned/get_direct": ("GET: direct from a backend", "#3a9b5c"),
+              "tuned/get_direct": ("GET: direct from a backend (mTLS)", "#3a9b5c"),
               "proxy_buffer_4k/get_proxy": ("GET: proxy, proxy_buffer_size 4k", "#9cc3e0"),
               "proxy_buffer_256k/get_proxy": ("GET: proxy, proxy_buffer_size 256k", "#9cc3e0"),
               "proxy_buffering_on/get_proxy": ("GET: proxy, proxy_buffering on", "#9cc3e0"),
@@ -113,7 +114,7 @@ def proxy_chart(data: dict) -> str:
             continue
         r = s["get"][key]["ratio_to_ceiling"]
         items.append((label, statistics.median(r), min(r), max(r), f"{statistics.median(r):.2f}x", colour))
-    push_labels = {"tuned/push_direct": ("push: direct to a backend", "#3a9b5c"),
+    push_labels = {"tuned/push_direct": ("push: direct to a backend (mTLS)", "#3a9b5c"),
                    "tuned/push_proxy": ("push: proxy (request buffering off)", "#2b7bb9"),
                    "request_buffering_on/push_proxy": ("push: proxy, request buffering on", "#9cc3e0")}
     for key, (label, colour) in push_labels.items():
@@ -144,7 +145,7 @@ def cpu_chart(data: dict) -> str | None:
     comps = [("proxy (nginx)", "#2b7bb9"), ("backends (registry)", "#3a9b5c"), ("s3 (Ceph RGW)", "#d98c1f"),
              ("client (curl)", "#999")]
     labels = {"tuned/get_static": "GET: static over TLS (ceiling)", "tuned/get_proxy": "GET: proxy",
-              "tuned/get_direct": "GET: direct (plain HTTP)", "tuned/push_proxy": "push: proxy",
+              "tuned/get_direct": "GET: direct (mTLS)", "tuned/push_proxy": "push: proxy",
               "tuned/push_direct": "push: direct"}
     rows = [(labels[k], cpu[k]) for k in labels if k in cpu]
     width, label_w, right, bar_h, gap, top = 980, 250, 60, 22, 10, 90
@@ -183,6 +184,21 @@ def cpu_chart(data: dict) -> str | None:
     return "\n".join(out) + "\n"
 
 
+def backend_tls_chart(data: dict) -> str:
+    """Ratios of bench/backend_tls.py: mutual TLS vs plain HTTP to the backends, and keepalive."""
+    items = []
+    colours = {"pull": "#2b7bb9", "v2": "#3a9b5c", "manifest": "#3a9b5c", "noka": "#d98c1f",
+               "ka_mtls": "#9cc3e0", "ka_plain": "#bbb", "noreuse": "#c0504d"}
+    for key, r in data["summary"]["ratios"].items():
+        items.append((r["label"], r["median"], r["min"], r["max"], f"{r['median']:.3f}x", colours.get(key, "#888")))
+    m = data["machine"]
+    w = data["wrk"]
+    sub = (f"{data['nginx']}, {data['blob_bytes'] >> 20} MiB blob, wrk -c{w['connections']} -d{w['duration_s']}s, "
+           f"apr1 auth, {data['rounds']} rounds; {m['cpus']} vCPU, {m['date'][:10]}; whisker = min..max")
+    hi = max(max(i[3] for i in items) * 1.1, 1.1)
+    return hbar_svg("Mutual TLS to the backends: ratios measured side by side", sub, items,
+                    axis_label="ratio (same round)", xmax=hi, refline=(1.0, "equal"), label_width=420)
+
 def token_chart(data: dict) -> str:
     """Requests/s ratio to no auth per request kind: token vs basic (default hash)."""
     items = []
@@ -211,6 +227,7 @@ def main(argv=None) -> int:
     for name, fn, svg in [("htpasswd_auth", htpasswd_chart, "htpasswd-auth.svg"),
                           ("proxy_throughput", proxy_chart, "proxy-throughput.svg"),
                           ("proxy_throughput", cpu_chart, "proxy-cpu.svg"),
+                          ("backend_tls", backend_tls_chart, "backend-tls.svg"),
                           ("token_auth", token_chart, "token-auth.svg")]:
         src = args.results / f"{name}.json"
         if src.exists():

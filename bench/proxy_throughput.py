@@ -2,9 +2,9 @@
 """Blob throughput through the nginx proxy the collection deploys, as ratios (issue 5).
 
 Sets up its own mini lab with lab/labctl.py (bench-proxy: systemd host, bench-b1/bench-b2:
-Docker-in-Docker backends, bench-s3: one-node Ceph RGW), deploys the collection onto it with
-ansible-playbook (bench/lab/: the default scenario's wiring, registry redirects disabled so every
-byte goes through nginx), renders the nginx configuration variants with the role itself
+Docker-in-Docker backends, bench-s3: one-node Ceph RGW; bench/_lab.py), deploys the collection onto
+it with ansible-playbook (bench/lab/: the default scenario's wiring, registry redirects disabled so
+every byte goes through nginx), renders the nginx configuration variants with the role itself
 (bench/lab/nginx-variant.yml), and measures from the controller (this host) with curl:
 
 (a) GET of one 256 MiB blob: through the proxy, directly from one backend, and the same bytes as a
@@ -17,6 +17,12 @@ byte goes through nginx), renders the nginx configuration variants with the role
 (c) push (POST, PATCH, PUT) of a 256 MiB blob through the proxy vs directly to a backend, with
     ``proxy_request_buffering`` off (default) and on.
 
+"Direct" is the hop nginx itself makes with the default mutual TLS (``dockyard_backend_tls: true``):
+HTTPS to one backend's registry port, the backend verified as the backends' shared name against
+the lab CA, the proxy's own client certificate (``proxy-client.crt``, copied from the proxy)
+presented, no password. So proxy / direct is what the client-facing TLS hop, auth_basic and
+nginx's relaying add on top of the path nginx uses anyway.
+
 Every round runs every variant once, in a shuffled order; ratios are taken within a round and
 reported as median and spread (min..max) over the rounds. The lab is removed at the end, also on
 failure (``--keep`` keeps it). Traffic goes only to the bench's own lab containers.
@@ -27,33 +33,23 @@ Usage: .venv/bin/python bench/proxy_throughput.py [--rounds 7] [--keep]
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import random
 import re
-import resource
-import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+import _lab  # noqa: E402
+from _lab import MiB, WRITE_OUT, Endpoints, curl_get, dexec, log, make_blob, push_blob, run  # noqa: E402
 
-REPO = _common.REPO
-LAB = REPO / "bench" / "lab"
-STATE = _common.CACHE / "lab"
-LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
-HOSTS = {"bench-s3": "s3", "bench-b1": "dind", "bench-b2": "dind", "bench-proxy": "systemd"}
-PROXY, B1, B2 = "bench-proxy", "bench-b1", "bench-b2"
-NAME = "registry.bench.dockyard.test"
-USER, PASSWORD = "bench", "lab-bench-password-0123"  # lab-only (bench/lab/inventory/group_vars/all.yml)
-CONF_DIR = "/opt/nginx/conf"
+LAB = _lab.BenchLab("bench")
+STATE = LAB.state
+PROXY, B1, B2 = LAB.proxy, LAB.b1, LAB.b2
 STATIC_PATH = "/var/lib/dockyard-bench/blob.bin"
-MiB = 1 << 20
 
 # name -> role variables (extra vars for bench/lab/nginx-variant.yml); "tuned" = the role defaults.
 VARIANTS = {
@@ -65,181 +61,6 @@ VARIANTS = {
     "request_buffering_on": {"nginx_proxy_request_buffering": True},
     "blob_cache": {"nginx_blob_cache": True},
 }
-
-
-def log(msg: str) -> None:
-    _common.log(msg)
-
-
-def run(cmd, *, check=True, capture=True, env=None, timeout=None, input_=None):
-    res = subprocess.run([str(c) for c in cmd], capture_output=capture, text=True, env=env, timeout=timeout,
-                         input=input_)
-    if check and res.returncode != 0:
-        raise SystemExit(f"[bench] failed ({res.returncode}): {' '.join(map(str, cmd))}\n"
-                         f"{(res.stdout or '')[-3000:]}\n{(res.stderr or '')[-3000:]}")
-    return res
-
-
-def dexec(host: str, *cmd, check=True, timeout=120):
-    return run(["docker", "exec", host, *cmd], check=check, timeout=timeout)
-
-
-def address(host: str) -> str:
-    return run([*LABCTL, "address", host]).stdout.strip()
-
-
-# ---------------------------------------------------------------------------------------------
-# Lab
-
-
-def lab_up() -> None:
-    for host, image in HOSTS.items():
-        log(f"labctl run-host {host} --image {image}")
-        run([*LABCTL, "run-host", host, "--image", image], capture=False)
-
-
-def lab_down() -> None:
-    log("labctl rm-host " + " ".join(HOSTS))
-    run([*LABCTL, "rm-host", *HOSTS], check=False, capture=False)
-
-
-def playbook(name: str, extra: dict | None = None, log_name: str | None = None) -> None:
-    _common.collection_import_path()  # the .cache/collections link ansible.cfg uses
-    from ansible_collections.dockyard.registry.tests.harness import run_playbook  # pylint: disable=import-outside-toplevel
-
-    args = ["-i", str(LAB / "inventory"), str(LAB / name)]
-    if extra:
-        args += ["-e", json.dumps(extra)]
-    STATE.mkdir(parents=True, exist_ok=True)
-    out = STATE / f"{log_name or Path(name).stem}.log"
-    t0 = time.monotonic()
-    with out.open("w") as fh:
-        res = run_playbook(*args, stdout=fh, stderr=subprocess.STDOUT, timeout=None,
-                           env={"DOCKYARD_BENCH_REPO": REPO, "DOCKYARD_BENCH_STATE": STATE})
-    if res.returncode != 0:
-        tail = "".join(out.read_text().splitlines(True)[-60:])
-        raise SystemExit(f"[bench] ansible-playbook {name} failed (log: {out}):\n{tail}")
-    log(f"ansible-playbook {name} ok in {time.monotonic() - t0:.0f}s (log: {out})")
-
-
-def render_variants(names) -> None:
-    for name in names:
-        playbook("nginx-variant.yml", {"dockyard_bench_variant": name, **VARIANTS[name]}, f"variant-{name}")
-
-
-def use_variant(name: str) -> None:
-    """Install a rendered variant as the live configuration and restart nginx (clean state)."""
-    dexec(PROXY, "sh", "-c",
-          f"cat {CONF_DIR}/bench-variants/{name}.conf > {CONF_DIR}/nginx.conf"
-          f" && /opt/nginx/sbin/nginx -t -q && systemctl restart nginx")
-    for _ in range(50):
-        if dexec(PROXY, "curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:8080/healthz", check=False).returncode == 0:
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"[bench] nginx did not come back with variant {name}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Blobs and HTTP
-
-
-def storage_gc() -> None:
-    """Let Ceph RGW reclaim deleted objects now (pushes of one digest leave a blob's worth of garbage).
-
-    The lab's memstore OSD holds 4 GiB; RGW's own GC would wait a minute or more per object, longer
-    than a round takes. A full OSD stalls every write, so it is checked too.
-    """
-    dexec("bench-s3", "radosgw-admin", "gc", "process", "--include-all", check=False, timeout=600)
-    health = dexec("bench-s3", "ceph", "health", check=False, timeout=60)
-    if "full" in (health.stdout + health.stderr).lower():
-        raise SystemExit(f"[bench] the lab's Ceph OSD is full: {health.stdout.strip()}")
-
-
-def make_blob(path: Path, size: int, seed: bytes | None = None) -> str:
-    """Random (incompressible) bytes; returns the sha256 digest. Reused when it already exists."""
-    digest_file = path.with_suffix(".sha256")
-    if path.exists() and path.stat().st_size == size and digest_file.exists():
-        return digest_file.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 8 * MiB))
-            h.update(chunk)
-            fh.write(chunk)
-            left -= len(chunk)
-    digest = "sha256:" + h.hexdigest()
-    digest_file.write_text(digest)
-    return digest
-
-
-class Endpoints:
-    def __init__(self):
-        self.proxy_ip = address(PROXY)
-        self.b1 = address(B1)
-        self.b2 = address(B2)
-        self.ca = STATE / "dockyard-ca" / "ca.crt"
-        self.proxy = f"https://{NAME}"
-        self.direct = f"http://{self.b1}:5000"
-
-    def curl_base(self, url: str) -> list:
-        # A stalled transfer fails after 60 s instead of hanging the run.
-        args = ["curl", "-sS", "--fail-with-body", "--max-time", "600", "--speed-limit", "1", "--speed-time", "60"]
-        if url.startswith("https://"):
-            args += ["--cacert", str(self.ca), "--resolve", f"{NAME}:443:{self.proxy_ip}", "-u", f"{USER}:{PASSWORD}"]
-        return args
-
-
-WRITE_OUT = "%{http_code} %{size_download} %{size_upload} %{time_total}"
-
-
-def curl_get(ep: Endpoints, url: str, expect_size: int) -> float:
-    """GET url to /dev/null; returns bytes per second (whole request, TLS handshake included)."""
-    res = run([*ep.curl_base(url), "-o", "/dev/null", "-w", WRITE_OUT, url], timeout=700)
-    code, size, _up, total = res.stdout.split()
-    if code != "200" or int(size) != expect_size:
-        raise SystemExit(f"[bench] GET {url}: HTTP {code}, {size} bytes (expected 200, {expect_size})")
-    return int(size) / float(total)
-
-
-def _headers(ep: Endpoints, method: str, url: str, extra=()) -> tuple:
-    res = run([*ep.curl_base(url), "-X", method, "-D", "-", "-o", "/dev/null", *extra, url], timeout=700)
-    lines = res.stdout.replace("\r", "").split("\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    return status, headers
-
-
-def _at(base: str, location: str) -> str:
-    """The upload Location, sent to ``base``: the registries' http.host is the proxy's public URL, so
-    their Location headers name the proxy even when the upload started directly at a backend."""
-    loc = urllib.parse.urlsplit(urllib.parse.urljoin(base + "/", location))
-    return base + loc.path + (f"?{loc.query}" if loc.query else "")
-
-
-def push_blob(ep: Endpoints, base: str, repo: str, path: Path, digest: str) -> float:
-    """POST + PATCH (the whole blob, streamed) + PUT ?digest=, as docker does; returns bytes/s."""
-    size = path.stat().st_size
-    t0 = time.monotonic()
-    status, hdr = _headers(ep, "POST", f"{base}/v2/{repo}/blobs/uploads/", ["-H", "Content-Length: 0"])
-    if status != 202:
-        raise SystemExit(f"[bench] POST upload at {base}: HTTP {status}")
-    loc = _at(base, hdr["location"])
-    status, hdr = _headers(ep, "PATCH", loc, ["-H", "Content-Type: application/octet-stream", "-H", "Expect:",
-                                               "-T", str(path)])
-    if status != 202:
-        raise SystemExit(f"[bench] PATCH upload at {base}: HTTP {status}")
-    loc = _at(base, hdr["location"])
-    sep = "&" if "?" in loc else "?"
-    status, hdr = _headers(ep, "PUT", f"{loc}{sep}digest={urllib.parse.quote(digest)}", ["-H", "Content-Length: 0"])
-    if status != 201:
-        raise SystemExit(f"[bench] PUT upload at {base}: HTTP {status}")
-    return size / (time.monotonic() - t0)
 
 
 def burst(ep: Endpoints, url: str, n: int, size: int) -> dict:
@@ -265,8 +86,7 @@ def backend_hits(digest: str) -> dict:
     pat = re.compile(r'"GET /v2/\S+/blobs/' + re.escape(digest) + r" HTTP")
     hits = {}
     for host in (B1, B2):
-        res = dexec(host, "docker", "logs", "registry", check=False, timeout=60)
-        hits[host] = sum(1 for line in (res.stdout + res.stderr).splitlines() if pat.search(line))
+        hits[host] = sum(1 for line in LAB.registry_log(host).splitlines() if pat.search(line))
     log_text = dexec(PROXY, "cat", "/var/log/nginx/access.log", timeout=60).stdout
     upstream, total = 0, 0
     for line in log_text.splitlines():
@@ -280,60 +100,6 @@ def backend_hits(digest: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# CPU accounting: where the cycles of a transfer go. Per lab container: the CPU time of every process
-# descending from the container's init on this host (/proc, utime+stime+cutime+cstime), which
-# includes the registry containers nested in the Docker-in-Docker backends (their shims are
-# reparented to the backend's init). cgroups do not work for this here: nested containers and
-# systemd's units get cgroups beside, not below, the lab container's. Plus the controller's curls.
-
-
-class CpuMeter:
-    GROUPS = {"proxy (nginx)": [PROXY], "backends (registry)": [B1, B2], "s3 (Ceph RGW)": ["bench-s3"]}
-
-    def __init__(self):
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.init_pids = {h: int(run(["docker", "inspect", "--format", "{{ .State.Pid }}", h]).stdout)
-                          for h in HOSTS}
-
-    @staticmethod
-    def _table() -> dict:
-        table = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rfind(")") + 2:].split()
-            table[int(entry)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
-        return table
-
-    def snapshot(self) -> dict:
-        table = self._table()
-        children = {}
-        for pid, (ppid, _t) in table.items():
-            children.setdefault(ppid, []).append(pid)
-        snap = {}
-        for host, root in self.init_pids.items():
-            total, todo = 0, [root]
-            while todo:
-                pid = todo.pop()
-                if pid in table:
-                    total += table[pid][1]
-                todo.extend(children.get(pid, ()))
-            snap[host] = total / self.tick
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        snap["client"] = ru.ru_utime + ru.ru_stime
-        return snap
-
-    def delta(self, before: dict, after: dict) -> dict:
-        out = {group: sum(after[h] - before[h] for h in hosts) for group, hosts in self.GROUPS.items()}
-        out["client (curl)"] = after["client"] - before["client"]
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
 # Measurement
 
 
@@ -343,7 +109,7 @@ def measure(args, ep: Endpoints, blob: Path, digest: str, rng: random.Random) ->
     direct_url = f"{ep.direct}/v2/bench/blob/blobs/{digest}"
     static_url = f"{ep.proxy}/bench/static-blob"
 
-    meter = CpuMeter()
+    meter = _lab.CpuMeter(LAB)
     cpu = {}  # (config, measurement) -> [per-round {component: CPU seconds per GiB moved}]
 
     def get(url):
@@ -366,11 +132,11 @@ def measure(args, ep: Endpoints, blob: Path, digest: str, rng: random.Random) ->
     bursts = []    # per round: {"no_cache": {...}, "cache_cold": {...}, "cache_warm": {...}}
     burst_size = args.burst_mib * MiB
     for rnd in range(args.rounds):
-        storage_gc()
+        LAB.storage_gc()
         t_round = time.monotonic()
         this_burst = {}
         for config in _common.shuffled(list(plan), rng):
-            use_variant(config)
+            LAB.use_variant(config)
             items = _common.shuffled(plan[config], rng)
             if config in ("tuned", "blob_cache"):
                 items.append(("burst", None))
@@ -406,7 +172,7 @@ def measure(args, ep: Endpoints, blob: Path, digest: str, rng: random.Random) ->
             + ", ".join(f"{c}/{m} {v[-1] / MiB:.0f} MiB/s" for (c, m), v in sorted(samples.items()))
             + "; bursts " + ", ".join(f"{k} {v['aggregate_Bps'] / MiB:.0f} MiB/s, backend GETs {v['registry_total']}"
                                       for k, v in this_burst.items()))
-    use_variant("tuned")
+    LAB.use_variant("tuned")
     return {"samples": {f"{c}/{m}": v for (c, m), v in samples.items()}, "bursts": bursts, "blob_bytes": size,
             "cpu_s_per_gib": {f"{c}/{m}": v for (c, m), v in cpu.items()},
             "burst_bytes": burst_size}
@@ -443,7 +209,7 @@ def report(data: dict) -> dict:
     out = {"get": {}, "push": {}, "tuning": {}, "burst": {}}
     for key, label in [("tuned/get_static", "static file over TLS (ceiling)"),
                        ("tuned/get_proxy", "proxy, role defaults"),
-                       ("tuned/get_direct", "direct from one backend (plain HTTP)"),
+                       ("tuned/get_direct", "direct from one backend (mutual TLS, as nginx)"),
                        ("proxy_buffer_4k/get_proxy", "proxy, proxy_buffer_size 4k"),
                        ("proxy_buffer_256k/get_proxy", "proxy, proxy_buffer_size 256k"),
                        ("proxy_buffering_on/get_proxy", "proxy, proxy_buffering on"),
@@ -461,7 +227,7 @@ def report(data: dict) -> dict:
 
     rows = []
     direct = s["tuned/push_direct"]
-    for key, label in [("tuned/push_direct", "direct to one backend"),
+    for key, label in [("tuned/push_direct", "direct to one backend (mutual TLS)"),
                        ("tuned/push_proxy", "proxy, proxy_request_buffering off (default)"),
                        ("request_buffering_on/push_proxy", "proxy, proxy_request_buffering on")]:
         v = s[key]
@@ -488,7 +254,7 @@ def report(data: dict) -> dict:
     rows = []
     comps = ["proxy (nginx)", "backends (registry)", "s3 (Ceph RGW)", "client (curl)"]
     for key, label in [("tuned/get_static", "GET static over TLS (ceiling)"), ("tuned/get_proxy", "GET proxy"),
-                       ("tuned/get_direct", "GET direct (plain HTTP)"), ("tuned/push_proxy", "push proxy"),
+                       ("tuned/get_direct", "GET direct (mutual TLS)"), ("tuned/push_proxy", "push proxy"),
                        ("tuned/push_direct", "push direct")]:
         per = data["cpu_s_per_gib"].get(key, [])
         if not per:
@@ -534,39 +300,28 @@ def main(argv=None) -> int:
     ap.add_argument("--blob-mib", type=int, default=256)
     ap.add_argument("--burst", type=int, default=32, help="concurrent GETs in a burst")
     ap.add_argument("--burst-mib", type=int, default=64, help="size of the burst blob")
-    ap.add_argument("--keep", action="store_true", help="keep the bench lab (hosts bench-*) afterwards")
-    ap.add_argument("--reuse", action="store_true",
-                    help="use a running bench lab (from --keep) as it is: no deploy, no variant rendering")
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
-                    help="only print the report of an earlier run's results file (no lab)")
+    _common.add_run_args(ap, "hosts bench-*")
     args = ap.parse_args(argv)
     if args.report:
-        data = json.loads(args.report.read_text())
-        data["summary"] = report(data)
-        args.report.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        _common.rewrite_report(args.report, report)
         return 0
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    rng = random.Random(seed)
+    seed, rng = _common.seeded(args.seed)
     t0 = time.monotonic()
-    # The lab is removed in `finally`: make SIGTERM and SIGINT (also in a background job, where
-    # SIGINT starts out ignored) unwind through it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with _common.LabSession(args.keep, LAB.hosts, LAB.down):
         if not args.reuse:
-            lab_up()
-            playbook("deploy.yml")
-            render_variants(VARIANTS)
-        ep = Endpoints()
-        nginx_v = dexec(PROXY, "/opt/nginx/sbin/nginx", "-v").stderr.strip().replace("nginx version: ", "")
+            LAB.up()
+            LAB.deploy()
+            for name, role_vars in VARIANTS.items():
+                LAB.render_variant(name, role_vars)
+        ep = Endpoints(LAB)
+        nginx_v = LAB.nginx_version()
         blob = STATE / f"blob-{args.blob_mib}M.bin"
         digest = make_blob(blob, args.blob_mib * MiB)
         dexec(PROXY, "mkdir", "-p", os.path.dirname(STATIC_PATH))
         run(["docker", "cp", str(blob), f"{PROXY}:{STATIC_PATH}"])
         dexec(PROXY, "chmod", "0644", STATIC_PATH)
         dexec(PROXY, "chmod", "0755", os.path.dirname(STATIC_PATH))
-        use_variant("tuned")
+        LAB.use_variant("tuned")
         push_blob(ep, ep.direct, "bench/blob", blob, digest)
         log(f"{nginx_v}; proxy {ep.proxy_ip}, backends {ep.b1} {ep.b2}; blob {digest[:19]}...; seed {seed}")
         data = measure(args, ep, blob, digest, rng)
@@ -576,12 +331,6 @@ def main(argv=None) -> int:
         data["summary"] = report(data)
         path = _common.save_results("proxy_throughput", data)
         log(f"results: {path}")
-    finally:
-        if args.keep:
-            log("--keep: the bench lab stays up (" + ", ".join(HOSTS) + "); remove it with "
-                "`python3 lab/labctl.py rm-host " + " ".join(HOSTS) + "`")
-        else:
-            lab_down()
     return 0
 
 

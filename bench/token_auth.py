@@ -33,7 +33,6 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,11 +41,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+import _lab  # noqa: E402
 
 REPO = _common.REPO
 LAB = REPO / "bench" / "lab-token"
 STATE = _common.CACHE / "lab-token"
-LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
 HOSTS = {"bench-tok-b1": "dind", "bench-tok-client": "dind", "bench-tok-proxy": "systemd"}
 PROXY, B1, CLIENT = "bench-tok-proxy", "bench-tok-b1", "bench-tok-client"
 NAME = "registry.tokbench.dockyard.test"
@@ -61,36 +60,15 @@ _common.collection_import_path()
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd  # noqa: E402
 
 
-def log(msg: str) -> None:
-    _common.log(msg)
-
-
-def run(cmd, *, check=True, capture=True, env=None, timeout=None, input_=None):
-    res = subprocess.run([str(c) for c in cmd], capture_output=capture, text=True, env=env, timeout=timeout,
-                         input=input_)
-    if check and res.returncode != 0:
-        raise SystemExit(f"[bench] failed ({res.returncode}): {' '.join(map(str, cmd))}\n"
-                         f"{(res.stdout or '')[-3000:]}\n{(res.stderr or '')[-3000:]}")
-    return res
-
-
-def dexec(host: str, *cmd, check=True, timeout=300):
-    return run(["docker", "exec", host, *cmd], check=check, timeout=timeout)
-
-
-def address(host: str) -> str:
-    return run([*LABCTL, "address", host]).stdout.strip()
+log, run, dexec, address = _lab.log, _lab.run, _lab.dexec, _lab.address
 
 
 def lab_up() -> None:
-    for host, image in HOSTS.items():
-        log(f"labctl run-host {host} --image {image}")
-        run([*LABCTL, "run-host", host, "--image", image], capture=False)
+    _lab.hosts_up(HOSTS)
 
 
 def lab_down() -> None:
-    log("labctl rm-host " + " ".join(HOSTS))
-    run([*LABCTL, "rm-host", *HOSTS], check=False, capture=False)
+    _lab.hosts_down(HOSTS)
 
 
 def deploy() -> None:
@@ -314,21 +292,14 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=int, default=5, help="seconds per ab run")
     ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--keep", action="store_true", help="keep the bench lab (bench-tok-*) afterwards")
-    ap.add_argument("--reuse", action="store_true", help="measure on a kept lab (no deploy)")
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--report", type=Path, default=None, metavar="JSON", help="only print an earlier run's report")
+    _common.add_run_args(ap, "bench-tok-*")
     args = ap.parse_args(argv)
     if args.report:
-        data = json.loads(args.report.read_text())
-        data["summary"] = report(data)
+        _common.rewrite_report(args.report, report)
         return 0
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    rng = random.Random(seed)
+    seed, rng = _common.seeded(args.seed)
     t0 = time.monotonic()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with _common.LabSession(args.keep, HOSTS, lab_down):
         if not args.reuse:
             lab_up()
             deploy()
@@ -344,12 +315,6 @@ def main(argv=None) -> int:
         data["summary"] = report(data)
         path = _common.save_results("token_auth", data)
         log(f"results: {path}")
-    finally:
-        if args.keep:
-            log("--keep: the bench lab stays up; remove it with `python3 lab/labctl.py rm-host "
-                + " ".join(HOSTS) + "`")
-        else:
-            lab_down()
     return 0
 
 

@@ -31,7 +31,14 @@ done
 # The cause last, where a truncated CI log still shows it: the first failed task of each scenario.
 for s in "${failed[@]}"; do
   echo "=== $s: first failure in $LOGS/$s.log:"
-  grep -n -m1 -A30 -E '^(fatal|failed): |^E   |FAILED!|^ERROR ' "$LOGS/$s.log" | cut -c1-3000 || echo "(no failed task found; see the log)"
+  # A failed verifier: its failed tests and the first assertion (the converge's ignored 'fatal:'
+  # lines of expected failures come earlier in the log and are not the cause).
+  if grep -q -E '^(FAILED|ERROR) tests/' "$LOGS/$s.log"; then
+    grep -n -E '^(FAILED|ERROR) tests/' "$LOGS/$s.log" | cut -c1-300
+    grep -n -m1 -B3 -A25 -E '^E   ' "$LOGS/$s.log" | cut -c1-3000
+  else
+    grep -n -m1 -A30 -E '^(fatal|failed): |^E   |FAILED!|^ERROR ' "$LOGS/$s.log" | cut -c1-3000 || echo "(no failed task found; see the log)"
+  fi
 done
 [ ${#failed[@]} = 0 ] || echo "molecule: ${#failed[@]} of $# scenarios failed: ${failed[*]}"
 exit "${#failed[@]}"

@@ -36,3 +36,4 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and os.environ.get("DOCKYARD_REQUIRE_LAB") and item.get_closest_marker("lab"):
         report.outcome = "failed"
         report.longrepr = "lab test skipped although DOCKYARD_REQUIRE_LAB is set: %s" % (report.longrepr,)
+

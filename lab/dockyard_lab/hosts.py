@@ -74,7 +74,7 @@ def platform_kind(platform: dict) -> str:
         return labels[f"{LABEL}.kind"]
     image = platform.get("image", "")
     for kind in ("dind", "s3"):
-        if f"/{kind}:" in image:
+        if re.search(rf"/{kind}(-[a-z]+)?:", image):  # dind, dind-trixie (images.suite_image)
             return kind
     return "systemd"
 

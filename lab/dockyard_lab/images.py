@@ -2,11 +2,16 @@
 
 * ``dockyard-lab/systemd``  Debian 12 + systemd test host (debootstrap + docker import)
 * ``dockyard-lab/dind``     the same with Docker (docker.io) and python3-requests baked in
+* ``dockyard-lab/systemd-trixie``, ``dockyard-lab/dind-trixie``
+                            the same two on Debian 13 (``EXTRA_SUITES``), for mixed fleets
 * ``dockyard-lab/s3``       a one-node Ceph cluster (mon + memstore OSD + RADOS Gateway) that boots
                             with an S3 user and the registry's bucket (``s3_facts``: its credentials)
 * ``dockyard-lab/registry`` a ``registry:2``-compatible image built from Debian's
                             ``docker-registry`` binary, saved as an image archive for the registry
                             role's air-gapped path
+* ``dockyard-lab/registry:<version>-next`` / ``-broken`` (``REGISTRY_VARIANTS``): a second tag of
+                            that image and one whose entrypoint exits at once, each saved as an
+                            archive too, for rolling upgrades (and a failed one) in the lab
 * ``nginx-<version>.tar.gz`` the byte-identical upstream tarball from Debian's source package,
                             sha256-verified
 
@@ -17,6 +22,7 @@ a stamp). Changing ``BUILDER_VERSION`` or anything hashed rebuilds the images fo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -60,6 +66,10 @@ MASKED_UNITS = [
     "systemd-ask-password-wall.path", "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer",
     "fstrim.timer",
 ]
+
+# Debian releases built next to SUITE (the lab's default release), as <kind>-<suite> images. Each has
+# its own recipe hash (the suite is hashed), so adding one leaves the SUITE images as they are.
+EXTRA_SUITES = ["trixie"]
 
 # The nginx upstream tarballs carried by Debian's source packages (pool/main/n/nginx/).
 NGINX_TARBALLS = {
@@ -120,26 +130,37 @@ class Result:
     detail: str = ""
 
 
-def build_systemd(force: bool = False) -> Result:
+def suite_image(kind: str, suite: str = SUITE) -> str:
+    """The tag of a lab image for a Debian release: <kind> for SUITE, <kind>-<suite> for the others."""
+    return f"{PREFIX}/{kind}:latest" if suite == SUITE else f"{PREFIX}/{kind}-{suite}:latest"
+
+
+def _short(tag: str) -> str:
+    """systemd, dind-trixie, registry, ...: how `labctl build` names an image in its report."""
+    return tag.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def build_systemd(force: bool = False, suite: str = SUITE) -> Result:
     """Debian + systemd base: debootstrap --variant=minbase, docker import, STOPSIGNAL on top."""
-    tag = f"{PREFIX}/systemd:latest"
-    recipe = tree_hash(IMAGES_DIR / "systemd", SUITE, ",".join(BASE_PACKAGES), ",".join(MASKED_UNITS))
+    tag = suite_image("systemd", suite)
+    name = _short(tag)
+    recipe = tree_hash(IMAGES_DIR / "systemd", suite, ",".join(BASE_PACKAGES), ",".join(MASKED_UNITS))
     start = time.monotonic()
     if not force and image_label(tag) == recipe:
-        return Result("systemd", False, time.monotonic() - start, tag)
+        return Result(name, False, time.monotonic() - start, tag)
     if not shutil.which("debootstrap"):
         raise SystemExit("[lab] debootstrap is missing: apt-get install -y debootstrap")
     mirror = apt_mirror()
     work = Path(tempfile.mkdtemp(prefix="dockyard-rootfs-", dir=os.environ.get("TMPDIR", "/var/tmp")))
     rootfs = work / "rootfs"
     try:
-        log(f"debootstrap {SUITE} from {mirror} (about a minute or two)")
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, rootfs, mirror],
+        log(f"debootstrap {suite} from {mirror} (about a minute or two)")
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite, rootfs, mirror],
             capture=True)
         security = mirror.replace("/debian", "/debian-security") if mirror.endswith("/debian") else None
-        sources = [f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+        sources = [f"deb {mirror} {suite} main", f"deb {mirror} {suite}-updates main"]
         if security:
-            sources.append(f"deb {security} {SUITE}-security main")
+            sources.append(f"deb {security} {suite}-security main")
         (rootfs / "etc/apt/sources.list").write_text("\n".join(sources) + "\n")
         for unit in MASKED_UNITS:
             link = rootfs / "etc/systemd/system" / unit
@@ -160,7 +181,7 @@ def build_systemd(force: bool = False) -> Result:
         docker("image", "rm", raw, check=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Result("systemd", True, time.monotonic() - start, tag)
+    return Result(name, True, time.monotonic() - start, tag)
 
 
 def docker_build(recipe_dir: str, tag: str, recipe: str, build_args: dict | None = None) -> None:
@@ -175,7 +196,7 @@ def docker_build(recipe_dir: str, tag: str, recipe: str, build_args: dict | None
 
 
 def build_derived(name: str, tag: str, parent: Result, force: bool = False) -> Result:
-    """An image built FROM dockyard-lab/systemd with lab/images/<name>/Dockerfile."""
+    """An image built FROM the parent (systemd, or the registry image) with lab/images/<name>/Dockerfile."""
     parent_recipe = image_label(parent.detail)
     recipe = tree_hash(IMAGES_DIR / name, parent_recipe or "")
     start = time.monotonic()
@@ -185,31 +206,38 @@ def build_derived(name: str, tag: str, parent: Result, force: bool = False) -> R
     return Result(name, True, time.monotonic() - start, tag)
 
 
-def registry_archive_path() -> Path:
-    return CACHE / "registry-image.tar"
+# Images built FROM the registry image (lab/images/registry-<variant>/), tagged <version>-<variant>.
+REGISTRY_VARIANTS = ("next", "broken")
 
 
-def build_registry_archive(image: Result, force: bool = False) -> Result:
-    """docker save of the registry image, for the registry role's image-archive path."""
+def registry_archive_path(variant: str | None = None) -> Path:
+    return CACHE / (f"registry-image-{variant}.tar" if variant else "registry-image.tar")
+
+
+def build_registry_archive(image: Result, force: bool = False, variant: str | None = None) -> Result:
+    """docker save of a registry image, for the registry role's image-archive path."""
     start = time.monotonic()
-    archive = registry_archive_path()
+    archive = registry_archive_path(variant)
     stamp = archive.with_suffix(".recipe")
     recipe = image_label(image.detail) or ""
+    name = f"registry-{variant}-archive" if variant else "registry-archive"
     if not force and not image.built and archive.exists() and stamp.exists() and stamp.read_text() == recipe:
-        return Result("registry-archive", False, time.monotonic() - start, str(archive))
+        return Result(name, False, time.monotonic() - start, str(archive))
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_suffix(".tmp")
     docker("save", "-o", str(tmp), image.detail)
     tmp.replace(archive)
     stamp.write_text(recipe)
-    return Result("registry-archive", True, time.monotonic() - start, str(archive))
+    return Result(name, True, time.monotonic() - start, str(archive))
 
 
 def registry_image_info() -> dict:
     """Name, tag and version of the lab's registry image (from the recipe's VERSION file)."""
     version = (IMAGES_DIR / "registry" / "VERSION").read_text().strip()
     return {"name": f"{PREFIX}/registry", "tag": version, "image": f"{PREFIX}/registry:{version}",
-            "version": version, "archive": str(registry_archive_path())}
+            "version": version, "archive": str(registry_archive_path()),
+            "variants": {v: {"image": f"{PREFIX}/registry:{version}-{v}", "archive": str(registry_archive_path(v))}
+                         for v in REGISTRY_VARIANTS}}
 
 
 def sha256_file(path: Path) -> str:
@@ -252,16 +280,27 @@ def build_all(force: bool = False) -> list[Result]:
     reg = build_derived("registry", registry_image_info()["image"], base, force)
     results.append(reg)
     results.append(build_registry_archive(reg, force))
+    for variant, info in registry_image_info()["variants"].items():
+        image = build_derived(f"registry-{variant}", info["image"], reg, force)
+        results.append(image)
+        results.append(build_registry_archive(image, force, variant))
     for version in NGINX_TARBALLS:
         results.append(fetch_nginx(version, force))
     results.append(build_derived("s3", f"{PREFIX}/s3:latest", base, force))
+    for suite in (s for s in EXTRA_SUITES if s != SUITE):
+        suite_base = build_systemd(force, suite)
+        # lab/images/dind-<suite>/ where a release needs its own recipe (trixie: docker-cli)
+        recipe = f"dind-{suite}" if (IMAGES_DIR / f"dind-{suite}").is_dir() else "dind"
+        dind = build_derived(recipe, suite_image("dind", suite), suite_base, force)
+        results += [suite_base, dataclasses.replace(dind, name=_short(dind.detail))]
     return results
 
 
 def artifacts() -> dict:
     reg = registry_image_info()
     return {
-        "images": {name: f"{PREFIX}/{name}:latest" for name in ("systemd", "dind", "s3")},
+        "images": {name: f"{PREFIX}/{name}:latest" for name in ("systemd", "dind", "s3")}
+        | {f"{kind}-{suite}": suite_image(kind, suite) for suite in EXTRA_SUITES if suite != SUITE for kind in ("systemd", "dind")},
         "registry": reg,
         "nginx": {v: {"path": str(nginx_tarball_path(v)), "sha256": s} for v, s in NGINX_TARBALLS.items()},
         "network": NETWORK,

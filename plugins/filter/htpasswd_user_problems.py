@@ -2,7 +2,7 @@
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Preflight check of htpasswd user names; the rule lives in module_utils/_htpasswd.py."""
+"""Preflight check of htpasswd user names; the rule lives in module_utils/_htpasswd_plan.py."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ _value:
   sample: ["nginx_users[2]: user 'ci' is listed more than once"]
 """
 
-from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import user_list_problems
+from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd_plan import user_list_problems
 
 
 def htpasswd_user_problems(users, var="users"):

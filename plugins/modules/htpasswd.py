@@ -288,8 +288,10 @@ from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import
     WRITE_SCHEMES,
     HtpasswdError,
     HtpasswdParseError,
-    Policy,
     parse,
+)
+from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd_plan import (
+    Policy,
     plan,
     user_specs,
 )

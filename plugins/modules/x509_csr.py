@@ -237,8 +237,8 @@ def install(module, key_path, cert_path, pending_path):
         new_cert = _x509.load_certificate(p["certificate"], what="certificate")
     except ValueError as exc:
         _fail(module, exc)
-    key, _ = _load_key(module, key_path)
-    pending, _ = _load_key(module, pending_path)
+    key, _key_pem = _load_key(module, key_path)
+    pending, _pending_pem = _load_key(module, pending_path)
     cert, cert_pem = _load_cert(module, cert_path)
     new_pem = _x509.dump_certificate(new_cert)
     matches_pending = pending is not None and _x509.public_keys_match(new_cert.public_key(), pending.public_key())
@@ -322,8 +322,8 @@ def run(module):
     for message in skipped:
         module.warn("optional_subject_alt_name: skipped: %s" % message)
 
-    key, _ = _load_key(module, key_path)
-    cert, _ = _load_cert(module, cert_path)
+    key, _key_pem = _load_key(module, key_path)
+    cert, _cert_pem = _load_cert(module, cert_path)
     pending, pending_pem = _load_key(module, pending_path)
     result = {"changed": False, "privatekey_changed": False, "privatekey_pending": False, "reasons": [],
               "installed": False}

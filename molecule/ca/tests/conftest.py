@@ -121,6 +121,15 @@ class PlaybookRun:
         """Results of ``action`` that were not skipped."""
         return [r for r in self.results(action) if not r.get("skipped")]
 
+    def decisions(self) -> list[dict]:
+        """x509_csr's planning results (key, reissue, reasons), not its second use that installs the
+        signed certificate next to the key (roles/ca/tasks/certificate.yml)."""
+        return [r for r in self.ran("x509_csr") if "Ensure the key and decide" in r["_task"]]
+
+    def installs(self) -> list[dict]:
+        """x509_csr's installs of a signed certificate."""
+        return [r for r in self.ran("x509_csr") if "Install the certificate together" in r["_task"]]
+
     def changed_tasks(self) -> list[str]:
         return [f"{host}: {task['task']['name']}" for play in self.data.get("plays", []) for task in play["tasks"]
                 for host, result in task["hosts"].items() if result.get("changed")]

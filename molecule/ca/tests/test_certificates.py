@@ -18,9 +18,13 @@ def test_ca_is_on_the_controller_next_to_the_inventory():
     assert stat.S_IMODE(CA_DIR.stat().st_mode) == 0o700
     assert stat.S_IMODE((CA_DIR / "ca.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((CA_DIR / "ca.crt").stat().st_mode) == 0o644
-    # Only the CA's own files: no CSR, no server key, no certificate copies.
-    assert sorted(p.name for p in CA_DIR.iterdir()) == ["ca.crt", "ca.key"]
+    # Only the CA's own files and the trust bundle published for clients (the CA alone while no
+    # rotation is under way): no CSR, no server key, no certificate copies.
+    assert sorted(p.name for p in CA_DIR.iterdir()) == ["ca.crt", "ca.key", "trust-bundle.crt"]
+    assert stat.S_IMODE((CA_DIR / "trust-bundle.crt").stat().st_mode) == 0o644
     ca = ca_certificate()
+    bundle = x509.load_pem_x509_certificates((CA_DIR / "trust-bundle.crt").read_bytes())
+    assert [fingerprint(c) for c in bundle] == [fingerprint(ca)]
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 

@@ -59,13 +59,14 @@ def reissue_once(reason: str, **extra_vars) -> tuple[x509.Certificate, x509.Cert
 
     first = run_ca_playbook(**extra_vars)
     first.assert_ok()
-    decisions = first.ran("x509_csr")
+    decisions = first.decisions()
     assert [d["_host"] for d in decisions] == [PROXY], first.describe()
     assert decisions[0]["reissue"] is True
     assert decisions[0]["reasons"] == [reason], first.describe()
     assert decisions[0]["privatekey_changed"] is False, "a reissue must keep the proxy's key"
     signed = first.ran("x509_sign")
     assert len(signed) == 1 and signed[0]["changed"], first.describe()
+    assert [r["changed"] for r in first.installs()] == [True], first.describe()
     assert not [r for r in first.ran("x509_ca") if r["changed"]], first.describe()
     assert first.stats[PROXY]["changed"] > 0, first.describe()
     after = server_certificate()
@@ -79,7 +80,7 @@ def reissue_once(reason: str, **extra_vars) -> tuple[x509.Certificate, x509.Cert
 
     second = run_ca_playbook(**extra_vars)
     second.assert_unchanged()
-    decisions = second.ran("x509_csr")
+    decisions = second.decisions()
     assert [(d["reissue"], d["reasons"]) for d in decisions] == [(False, [])], second.describe()
     assert second.ran("x509_sign") == [] and second.ran("service") == [], second.describe()
     again = server_certificate()
@@ -92,7 +93,7 @@ def test_rerun_with_the_inventory_values_changes_nothing():
     before = server_certificate()
     run = run_ca_playbook()
     run.assert_unchanged()
-    assert [d["reissue"] for d in run.ran("x509_csr")] == [False]
+    assert [d["reissue"] for d in run.decisions()] == [False]
     assert run.ran("x509_sign") == []
     assert fingerprint(server_certificate()) == fingerprint(before)
 
@@ -103,7 +104,7 @@ def test_check_mode_reports_the_reissue_without_signing():
     before = server_certificate()
     run = run_ca_playbook("--check", ca_server_validity_days=90)
     run.assert_ok()
-    assert [(d["reissue"], d["reasons"]) for d in run.ran("x509_csr")] == [
+    assert [(d["reissue"], d["reasons"]) for d in run.decisions()] == [
         (True, ["validity is 365 days, wanted 90"])], run.describe()
     signed = run.ran("x509_sign")
     assert len(signed) == 1 and signed[0]["certificate"] is None, run.describe()
@@ -177,3 +178,17 @@ def test_changed_san_reissues_once():
     # Back to the inventory's names: one reissue, then stable.
     _, restored = reissue_once(f"SANs differ: remove DNS:{ALIAS}")
     assert san_strings(restored) == names
+
+
+def test_a_name_outside_the_name_constraints_is_refused_before_anything_changes():
+    """The CA may sign only the names its constraints permit: a SAN outside them stops the run with
+    the way to widen them, and nothing is signed or installed."""
+    before = server_certificate()
+    run = run_ca_playbook(ca_server_extra_names=["outside.example.org"])
+    assert run.rc != 0, run.describe()
+    failed = [r for r in run.results("x509_csr") if r.get("failed")]
+    assert len(failed) == 1, run.describe()
+    assert "DNS:outside.example.org is outside the CA's name constraints" in failed[0]["msg"]
+    assert "ca_name_constraints_extra" in failed[0]["msg"]
+    assert run.total_changed() == 0 and run.ran("x509_sign") == [], run.describe()
+    assert fingerprint(server_certificate()) == fingerprint(before)

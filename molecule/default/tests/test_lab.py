@@ -55,11 +55,11 @@ def test_object_store_rejects_wrong_credentials(s3_env):
 
 
 def test_backend2_started_bare_and_the_registry_role_installed_its_engine():
-    """backend2 runs the plain systemd image (no Docker in it): the engine is the registry role's work."""
+    """backend2 runs the plain Debian 13 systemd image (no Docker in it): the engine is the registry role's work."""
     import subprocess  # pylint: disable=import-outside-toplevel
     image = subprocess.run(["docker", "inspect", "--format", "{{ .Config.Image }}", "backend2"],
                            capture_output=True, text=True, check=True).stdout.strip()
-    assert image == "dockyard-lab/systemd:latest"
+    assert image == "dockyard-lab/systemd-trixie:latest"
     base = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
                            "command -v dockerd || echo none"], capture_output=True, text=True, check=True)
     assert base.stdout.strip() == "none", "the base image already has dockerd: the test proves nothing"

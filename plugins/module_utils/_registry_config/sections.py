@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.dockyard.registry.plugins.module_utils._inventory import host_port
 from ansible_collections.dockyard.registry.plugins.module_utils._scalars import (
     _abs_path,
     _bool,
@@ -43,13 +44,6 @@ LOG_FORMATTERS = ("text", "json", "logstash")
 
 
 BLOBDESCRIPTOR_CACHES = ("inmemory", "redis", "none")
-
-
-def _hostport(host, port):
-    """``host:port`` with IPv6 literals in brackets; an empty host means every address."""
-    if host and ":" in host and not host.startswith("["):
-        host = "[%s]" % host
-    return "%s:%s" % (host, port)
 
 
 def _storage_cache(params, major):
@@ -137,7 +131,7 @@ def listen_addresses(params):
         )
     if not host_network and not _is_wildcard(address):
         _ip("registry_listen_address", address)
-    http_addr = _hostport("" if _is_wildcard(address) else address, port) if host_network else ":%d" % CONTAINER_PORT
+    http_addr = host_port("" if _is_wildcard(address) else address, port) if host_network else ":%d" % CONTAINER_PORT
 
     debug_addr = ""
     if _bool("registry_debug_enabled", params.get("debug_enabled", True)):
@@ -147,7 +141,7 @@ def listen_addresses(params):
             _ip("registry_debug_address", debug_address)
         if host_network and debug_port == port:
             raise ValueError("registry_debug_port %d must differ from registry_port with registry_network_mode: host" % port)
-        debug_addr = _hostport(debug_address, debug_port) if host_network else ":%d" % CONTAINER_DEBUG_PORT
+        debug_addr = host_port(debug_address, debug_port) if host_network else ":%d" % CONTAINER_DEBUG_PORT
     return http_addr, debug_addr
 
 

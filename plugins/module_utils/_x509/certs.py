@@ -19,6 +19,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.common imp
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys import key_type_of
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.names import san_strings
 
+
 def load_certificate(data, what="certificate"):
     if isinstance(data, str):
         data = data.encode("utf-8")

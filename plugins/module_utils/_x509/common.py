@@ -11,7 +11,7 @@ import datetime
 import traceback
 
 try:
-    import cryptography  # noqa: F401  pylint: disable=unused-import (only whether it imports)
+    import cryptography  # noqa: F401  pylint: disable=unused-import  # only whether it imports
 except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+
 def read_file(path):
     """Bytes of ``path`` or ``None`` when it does not exist."""
     try:

@@ -15,6 +15,7 @@ try:
 except ImportError:
     pass  # common.HAS_CRYPTOGRAPHY is False: the modules fail with missing_required_lib first
 
+
 def generate_private_key(key_type):
     """Return a new private key of one of KEY_TYPES."""
     if key_type == "ecdsa-p256":

@@ -32,6 +32,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SAN_PREFIX = re.compile(r"^\s*(DNS|IP)\s*:(.*)$", re.IGNORECASE)
 _OTHER_PREFIX = re.compile(r"^\s*(email|uri|dirname|rid|othername)\s*:", re.IGNORECASE)
 
+
 def _name_oids():
     return {
         "countryName": NameOID.COUNTRY_NAME,

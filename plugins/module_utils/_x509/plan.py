@@ -22,6 +22,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.issue impo
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys import key_type_of, public_keys_match
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.names import parse_sans, san_string, san_strings
 
+
 @dataclass
 class CAPlan:
     """What ``x509_ca`` must do: the reasons explain every action, warnings explain drift kept."""

@@ -18,7 +18,7 @@ locations or on loopback):
 * ``GET /authz``: nginx ``auth_request``: is this request (``X-Original-Method``/``X-Original-URI``)
   allowed? For Basic credentials it answers with a short-lived token for the registry in
   ``X-Dockyard-Authorization``;
-* ``GET /healthz``.
+* ``GET /healthz``: ``{"ok": true, "kid": <the signing key's id>}``.
 
 Never logged: passwords, Authorization headers, tokens. Logged: who got which scope.
 """
@@ -583,7 +583,9 @@ def make_app(config):
             if len(authorization) > MAX_AUTHORIZATION:
                 raise HTTPError(400, "invalid_request", "Authorization header too long")
             if path == "/healthz":
-                return _json(start_response, 200, headers, {"ok": True})
+                # kid: the key this worker signs with (public: every token's header carries it); the
+                # role waits for it after a reload that activates a new key.
+                return _json(start_response, 200, headers, {"ok": True, "kid": service.keys.kid})
             if path == "/token":
                 if method not in ("GET", "POST"):
                     raise HTTPError(405, "invalid_request", "method not allowed")

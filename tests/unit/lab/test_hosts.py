@@ -16,6 +16,8 @@ V2_MOUNTS = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\
 def test_platform_kind_from_label_or_image():
     assert hosts.platform_kind({"image": "dockyard-lab/dind:latest"}) == "dind"
     assert hosts.platform_kind({"image": "dockyard-lab/systemd:latest"}) == "systemd"
+    assert hosts.platform_kind({"image": "dockyard-lab/dind-trixie:latest"}) == "dind"
+    assert hosts.platform_kind({"image": "dockyard-lab/systemd-trixie:latest"}) == "systemd"
     assert hosts.platform_kind({"image": "x", "labels": {"org.dockyard.lab.kind": "s3"}}) == "s3"
 
 

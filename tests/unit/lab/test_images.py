@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from dockyard_lab import images as lab_images
 
 
@@ -34,3 +36,21 @@ def test_remove_lab_images_repeats_until_base_images_are_gone(monkeypatch):
     lab_images.remove_lab_images()
     assert images == set()
     assert removals == [("base", "child", "other"), ("base",)]
+
+
+def test_other_debian_releases_get_their_own_tags_and_recipes(monkeypatch):
+    assert lab_images.suite_image("dind") == f"{lab_images.PREFIX}/dind:latest"
+    assert lab_images.suite_image("dind", "trixie") == f"{lab_images.PREFIX}/dind-trixie:latest"
+    labels = {}
+    monkeypatch.setattr(lab_images, "image_label", lambda tag, label=None: labels.get(tag))
+    # The default release's image keeps the recipe it had before other releases were added.
+    labels[f"{lab_images.PREFIX}/systemd:latest"] = lab_images.tree_hash(
+        lab_images.IMAGES_DIR / "systemd", lab_images.SUITE, ",".join(lab_images.BASE_PACKAGES),
+        ",".join(lab_images.MASKED_UNITS))
+    result = lab_images.build_systemd()
+    assert (result.name, result.built) == ("systemd", False)
+    # Another release hashes to another recipe: it never stands in for the default one.
+    labels[f"{lab_images.PREFIX}/systemd-trixie:latest"] = labels[f"{lab_images.PREFIX}/systemd:latest"]
+    monkeypatch.setattr(lab_images.shutil, "which", lambda name: None)  # stop where a build would start
+    with pytest.raises(SystemExit, match="debootstrap is missing"):
+        lab_images.build_systemd(suite="trixie")

@@ -13,6 +13,7 @@ import importlib
 import io
 import json
 import shutil
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import yaml
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd, _token_access, _token_keys
 
@@ -43,21 +45,43 @@ def write_key(key_dir: Path, state_extra=None):
     return kid, key_pem, cert_pem
 
 
+def _service_files():
+    """The files the role installs next to each other on the proxy (roles/token_service/vars/main.yml)."""
+    entries = yaml.safe_load((REPO / "roles/token_service/vars/main.yml").read_text())["__token_service_files"]
+    role_path = REPO / "roles" / "token_service"
+    return [(Path(e["src"].replace("{{ role_path }}", str(role_path))).resolve(), e["dest"]) for e in entries]
+
+
 @pytest.fixture(scope="module")
-def app_module(tmp_path_factory):
-    """The service module imported from a directory laid out like the one on the proxy."""
+def service_lib(tmp_path_factory):
+    """A directory laid out like the service's on the proxy, from the role's own file list."""
     lib = tmp_path_factory.mktemp("lib")
-    shutil.copy(REPO / "roles/token_service/files/dockyard_token_service.py", lib)
-    shutil.copy(REPO / "plugins/module_utils/_token_access.py", lib)
-    shutil.copy(REPO / "plugins/module_utils/_htpasswd.py", lib)
-    sys.path.insert(0, str(lib))
+    for src, dest in _service_files():
+        shutil.copy(src, lib / dest)
+    return lib
+
+
+def test_the_installed_files_import_on_their_own(service_lib):
+    """The service starts from the flat directory alone: no collection on the proxy's sys.path."""
+    # -I ignores PYTHONPATH and the script directory: put the service directory first, as gunicorn's --chdir does.
+    proc = subprocess.run([sys.executable, "-I", "-c",
+                           "import sys; sys.path.insert(0, '.'); import dockyard_token_service"],
+                          cwd=service_lib, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def app_module(service_lib):
+    """The service module imported from a directory laid out like the one on the proxy."""
+    names = [dest[:-len(".py")] for _, dest in _service_files()]
+    sys.path.insert(0, str(service_lib))
     try:
-        for name in ("dockyard_token_service", "_token_access", "_htpasswd"):
+        for name in names:
             sys.modules.pop(name, None)
         yield importlib.import_module("dockyard_token_service")
     finally:
-        sys.path.remove(str(lib))
-        for name in ("dockyard_token_service", "_token_access", "_htpasswd"):
+        sys.path.remove(str(service_lib))
+        for name in names:
             sys.modules.pop(name, None)
 
 
@@ -122,6 +146,16 @@ def test_get_token_with_basic_credentials(env):
     assert claims["exp"] - claims["iat"] == 300
     header = jwt.get_unverified_header(body["token"])
     assert header["alg"] == "ES256" and len(header["x5c"]) == 1
+
+
+def test_healthz_names_the_signing_key_and_no_secret(env):
+    """The role waits on /healthz's kid after a reload that activates a new key (tasks/activate.yml)."""
+    res = call(env["app"], path="/healthz")
+    assert res["status"] == 200
+    kid = json.loads((env["etc"] / "keys" / "state.json").read_text())["active"]
+    assert res["json"] == {"ok": True, "kid": kid}
+    token = call(env["app"], query=token_query(), headers={"Authorization": basic("alice", USERS["alice"])})
+    assert jwt.get_unverified_header(token["json"]["token"])["kid"] == kid
 
 
 def test_post_oauth2_password_grant(env):

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.dockyard.registry.plugins.filter.htpasswd_user_problems import FilterModule
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
+from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd_plan as hp
 
 F = FilterModule().filters()["htpasswd_user_problems"]
 ROLES = Path(__file__).resolve().parents[4] / "roles"
@@ -65,7 +66,7 @@ def test_the_module_refuses_exactly_what_the_filter_reports(users):
     problems = F(users)
     assert problems
     with pytest.raises(h.HtpasswdError) as exc:
-        h.user_specs(users=users)
+        hp.user_specs(users=users)
     assert str(exc.value) == "; ".join(problems)
 
 

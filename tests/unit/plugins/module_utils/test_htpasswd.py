@@ -11,6 +11,7 @@ import builtins
 import pytest
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
+from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd_plan as hp
 
 # ---------------------------------------------------------------------------------------------
 # Known vectors made by OTHER implementations, pasted here as literals.
@@ -195,9 +196,9 @@ def test_labels_never_contain_salt_or_checksum():
 ])
 def test_bad_user_names_are_refused(name, message):
     with pytest.raises(h.HtpasswdError, match=message):
-        h.validate_user_name(name)
+        hp.validate_user_name(name)
     with pytest.raises(h.HtpasswdError, match=message):
-        h.user_specs(users=[{"name": name, "password": "pw"}])
+        hp.user_specs(users=[{"name": name, "password": "pw"}])
 
 
 @pytest.mark.parametrize("password, scheme, message", [
@@ -241,7 +242,7 @@ def test_sha_crypt_refuses_passwords_libxcrypt_cannot_verify(scheme, password):
     with pytest.raises(h.HtpasswdError, match="511 bytes"):
         h.hash_password(password, scheme)
     with pytest.raises(h.HtpasswdError, match="511 bytes"):
-        h.plan([], [h.UserSpec("alice", password)], h.Policy(scheme=scheme))
+        hp.plan([], [hp.UserSpec("alice", password)], hp.Policy(scheme=scheme))
 
 
 @pytest.mark.parametrize("scheme", [h.SHA256_CRYPT, h.SHA512_CRYPT])
@@ -309,7 +310,7 @@ def test_unknown_or_read_only_schemes_are_refused(scheme, message):
     with pytest.raises(h.HtpasswdError, match=message):
         h.hash_password("pw", scheme)
     with pytest.raises(h.HtpasswdError, match=message):
-        h.plan([], [h.UserSpec("alice", "pw")], h.Policy(scheme=scheme))
+        hp.plan([], [hp.UserSpec("alice", "pw")], hp.Policy(scheme=scheme))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -327,7 +328,7 @@ def test_bad_work_factors_are_refused(kwargs, message):
 
 def test_bad_update_password_is_refused():
     with pytest.raises(h.HtpasswdError, match="update_password"):
-        h.plan([], [], h.Policy(update_password="sometimes"))
+        hp.plan([], [], hp.Policy(update_password="sometimes"))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -344,18 +345,18 @@ def test_bad_update_password_is_refused():
 ])
 def test_user_specs_refuses_bad_combinations(kwargs, message):
     with pytest.raises(h.HtpasswdError, match=message):
-        h.user_specs(**kwargs)
+        hp.user_specs(**kwargs)
 
 
 def test_user_specs_inherit_state_and_hide_passwords():
-    specs = h.user_specs(users=[
+    specs = hp.user_specs(users=[
         {"name": "alice", "password": "secret-a", "state": None},
         {"name": "bob", "state": "absent"},
         {"name": "carol", "password": "secret-c", "state": "present"},
     ], state="absent")
     assert [(s.name, s.state) for s in specs] == [("alice", "absent"), ("bob", "absent"), ("carol", "present")]
     assert "secret" not in repr(specs)
-    assert h.user_specs(name="dave", state="absent") == [h.UserSpec("dave", None, "absent")]
+    assert hp.user_specs(name="dave", state="absent") == [hp.UserSpec("dave", None, "absent")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,115 +413,115 @@ def test_unparsable_files_fail_with_the_line_number_only(text, lineno, message):
 # Planning
 # ---------------------------------------------------------------------------------------------
 
-SHA = h.Policy(scheme=h.SHA512_CRYPT)
-CHEAP_BCRYPT = h.Policy(scheme=h.BCRYPT, bcrypt_cost=4)
+SHA = hp.Policy(scheme=h.SHA512_CRYPT)
+CHEAP_BCRYPT = hp.Policy(scheme=h.BCRYPT, bcrypt_cost=4)
 
 
 def apply(text, users, policy):
     """Plan, render, and return (plan, new text)."""
-    p = h.plan(h.parse(text), users, policy)
+    p = hp.plan(h.parse(text), users, policy)
     return p, (p.render() if p.changed else text)
 
 
 def test_adding_to_an_empty_file_then_rerun_is_unchanged():
-    users = [h.UserSpec("alice", "pw-a"), h.UserSpec("bob", "pw-b")]
+    users = [hp.UserSpec("alice", "pw-a"), hp.UserSpec("bob", "pw-b")]
     p, text = apply("", users, SHA)
     assert p.changed and p.added == ["alice", "bob"] and p.removed == [] and p.updated == []
     entries = h.parse(text)
     assert [x.user for x in entries] == ["alice", "bob"]
     assert h.verify_password("pw-a", entries[0].hashed) and h.verify_password("pw-b", entries[1].hashed)
-    again = h.plan(h.parse(text), users, SHA)
+    again = hp.plan(h.parse(text), users, SHA)
     assert not again.changed
     assert again.result() == {"users_added": [], "users_removed": [], "users_updated": []}
 
 
 def test_unmanaged_lines_are_kept_in_order_and_new_users_appended():
-    p, text = apply(FILE, [h.UserSpec("zed", "pw")], SHA)
+    p, text = apply(FILE, [hp.UserSpec("zed", "pw")], SHA)
     assert p.added == ["zed"]
     assert text.startswith(FILE)
     assert h.parse(text)[-1].user == "zed"
 
 
 def test_password_change_is_detected_by_verification():
-    p, text = apply(FILE, [h.UserSpec("alice", "new password")], h.Policy(scheme=h.APR_MD5_CRYPT))
+    p, text = apply(FILE, [hp.UserSpec("alice", "new password")], hp.Policy(scheme=h.APR_MD5_CRYPT))
     assert p.updated == [("alice", "password")]
     assert h.verify_password("new password", h.parse(text)[1].hashed)
     # only alice's line changed
     assert text.split("\n")[0] == FILE.split("\n")[0] and text.split("\n")[2:] == FILE.split("\n")[2:]
     # same password, same scheme: nothing to do even though the salt is different each time
-    p2 = h.plan(h.parse(FILE), [h.UserSpec("alice", "S3cret!")], h.Policy(scheme=h.APR_MD5_CRYPT))
+    p2 = hp.plan(h.parse(FILE), [hp.UserSpec("alice", "S3cret!")], hp.Policy(scheme=h.APR_MD5_CRYPT))
     assert not p2.changed
 
 
 @pytest.mark.parametrize("user, password, policy, reason", [
     ("alice", "S3cret!", SHA, "scheme"),                                            # apr1 -> sha512
     ("bob", "S3cret!", CHEAP_BCRYPT, "scheme"),                                     # {SHA} -> bcrypt
-    ("carol", "correct horse", h.Policy(scheme=h.BCRYPT, bcrypt_cost=6), "cost"),   # explicit cost differs
+    ("carol", "correct horse", hp.Policy(scheme=h.BCRYPT, bcrypt_cost=6), "cost"),   # explicit cost differs
     ("legacy", "whatever", SHA, "unknown_scheme"),                                  # DES crypt for a managed user
 ])
 def test_rehash_reasons(user, password, policy, reason):
-    p, text = apply(FILE, [h.UserSpec(user, password)], policy)
+    p, text = apply(FILE, [hp.UserSpec(user, password)], policy)
     assert p.updated == [(user, reason)]
     line = [x for x in h.parse(text) if x.user == user][0]
     assert h.identify(line.hashed).scheme == policy.scheme
     assert h.verify_password(password, line.hashed)
-    assert not h.plan(h.parse(text), [h.UserSpec(user, password)], policy).changed
+    assert not hp.plan(h.parse(text), [hp.UserSpec(user, password)], policy).changed
 
 
 def test_extra_field_is_dropped_from_managed_lines_only():
     # `htpasswd -v` (checked: "password verification failed") reads "hash:comment" as the hash.
-    p, text = apply(FILE, [h.UserSpec("legacy", "pw")], SHA)
+    p, text = apply(FILE, [hp.UserSpec("legacy", "pw")], SHA)
     line = [x for x in h.parse(text) if x.user == "legacy"][0]
     assert line.extra == "" and line.text == "legacy:" + line.hashed
     # a verified hash with a comment is kept, only the comment goes
     apr = "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1:added by hand\nbob:{PLAIN}x:other\n"
-    policy = h.Policy(scheme=h.APR_MD5_CRYPT)
-    p, text = apply(apr, [h.UserSpec("alice", "S3cret!")], policy)
+    policy = hp.Policy(scheme=h.APR_MD5_CRYPT)
+    p, text = apply(apr, [hp.UserSpec("alice", "S3cret!")], policy)
     assert p.updated == [("alice", "extra_field")]
     assert text == "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\nbob:{PLAIN}x:other\n"
     assert p.diff()["after"] == "alice (apr_md5_crypt) [rewritten: extra_field]\nbob (plaintext)\n"
-    assert not h.plan(h.parse(text), [h.UserSpec("alice", "S3cret!")], policy).changed
+    assert not hp.plan(h.parse(text), [hp.UserSpec("alice", "S3cret!")], policy).changed
     # on_create leaves the line alone
-    assert not h.plan(h.parse(apr), [h.UserSpec("alice", "S3cret!")],
-                      h.Policy(scheme=h.APR_MD5_CRYPT, update_password="on_create")).changed
+    assert not hp.plan(h.parse(apr), [hp.UserSpec("alice", "S3cret!")],
+                      hp.Policy(scheme=h.APR_MD5_CRYPT, update_password="on_create")).changed
 
 
 def test_bcrypt_2b_is_rewritten_as_2y_and_cost_is_kept_when_not_set():
     b2 = "carol:$2b$05$cRMeeGYjCsC7DlO4HIu8XuY2MzEXsJSlXfNdx.hMTkHVp04IX286a\n"
-    p, text = apply(b2, [h.UserSpec("carol", "correct horse")], h.Policy(scheme=h.BCRYPT))
+    p, text = apply(b2, [hp.UserSpec("carol", "correct horse")], hp.Policy(scheme=h.BCRYPT))
     assert p.updated == [("carol", "scheme")]
     assert text.startswith("carol:$2y$10$")
     # a $2y$ hash with cost 5 is fine as long as bcrypt_cost is not set
     y5 = "carol:$2y$05$cRMeeGYjCsC7DlO4HIu8XuY2MzEXsJSlXfNdx.hMTkHVp04IX286a\n"
-    assert not h.plan(h.parse(y5), [h.UserSpec("carol", "correct horse")], h.Policy(scheme=h.BCRYPT)).changed
+    assert not hp.plan(h.parse(y5), [hp.UserSpec("carol", "correct horse")], hp.Policy(scheme=h.BCRYPT)).changed
 
 
 def test_sha_rounds_only_enforced_when_set():
     text = "u:$6$rounds=1000$kJWeVjQOW9osnQ4v$Q2PhpTzqR7FR8dQ84gJVDiBZD1RUHxQ4U8fL6ddrza0uV5vTQXxrPwCyVA4TysuZET." \
            "e9nyxdsH9hrDEe69Fi0\n"
     pw = "a-very-long-passphrase-that-is-longer-than-sixty-four-bytes-for-the-block-loop-0123456789"
-    assert not h.plan(h.parse(text), [h.UserSpec("u", pw)], SHA).changed
-    assert not h.plan(h.parse(text), [h.UserSpec("u", pw)], h.Policy(scheme=h.SHA512_CRYPT, rounds=1000)).changed
-    p, new = apply(text, [h.UserSpec("u", pw)], h.Policy(scheme=h.SHA512_CRYPT, rounds=5000))
+    assert not hp.plan(h.parse(text), [hp.UserSpec("u", pw)], SHA).changed
+    assert not hp.plan(h.parse(text), [hp.UserSpec("u", pw)], hp.Policy(scheme=h.SHA512_CRYPT, rounds=1000)).changed
+    p, new = apply(text, [hp.UserSpec("u", pw)], hp.Policy(scheme=h.SHA512_CRYPT, rounds=5000))
     assert p.updated == [("u", "rounds")]
     assert h.identify(h.parse(new)[0].hashed) == h.HashInfo(h.SHA512_CRYPT, 5000)
 
 
 def test_unknown_hash_of_unmanaged_user_is_kept():
-    p, text = apply(FILE, [h.UserSpec("alice", "S3cret!")], h.Policy(scheme=h.APR_MD5_CRYPT, exclusive=False))
+    p, text = apply(FILE, [hp.UserSpec("alice", "S3cret!")], hp.Policy(scheme=h.APR_MD5_CRYPT, exclusive=False))
     assert not p.changed
     assert "legacy:13Wd9VS4H9CKc:kept as-is, DES crypt" in text
 
 
 def test_absent_users_are_removed_and_missing_ones_ignored():
-    p, text = apply(FILE, [h.UserSpec("bob", state="absent"), h.UserSpec("nobody", state="absent")], SHA)
+    p, text = apply(FILE, [hp.UserSpec("bob", state="absent"), hp.UserSpec("nobody", state="absent")], SHA)
     assert p.removed == ["bob"] and p.added == [] and p.updated == []
     assert "bob:" not in text and text.count("\n") == FILE.count("\n") - 1
 
 
 def test_exclusive_removes_unlisted_users_but_keeps_comments():
-    policy = h.Policy(scheme=h.APR_MD5_CRYPT, exclusive=True)
-    p, text = apply(FILE, [h.UserSpec("alice", "S3cret!"), h.UserSpec("dave", "pw")], policy)
+    policy = hp.Policy(scheme=h.APR_MD5_CRYPT, exclusive=True)
+    p, text = apply(FILE, [hp.UserSpec("alice", "S3cret!"), hp.UserSpec("dave", "pw")], policy)
     assert p.removed == ["legacy", "bob", "carol"]
     assert p.added == ["dave"] and p.updated == []
     assert [x.user for x in h.parse(text) if x.is_entry] == ["alice", "dave"]
@@ -529,41 +530,41 @@ def test_exclusive_removes_unlisted_users_but_keeps_comments():
 
 
 def test_exclusive_with_no_users_empties_the_file_of_users():
-    p, text = apply(FILE, [], h.Policy(exclusive=True))
+    p, text = apply(FILE, [], hp.Policy(exclusive=True))
     assert p.removed == ["alice", "legacy", "bob", "carol"]
     assert not any(x.is_entry for x in h.parse(text))
 
 
 def test_duplicates_of_a_managed_user_are_dropped():
     text = "alice:{PLAIN}S3cret!\nbob:{PLAIN}x\nalice:{PLAIN}old\n"
-    policy = h.Policy(scheme=h.APR_MD5_CRYPT)
-    p, new = apply(text, [h.UserSpec("alice", "S3cret!")], policy)
+    policy = hp.Policy(scheme=h.APR_MD5_CRYPT)
+    p, new = apply(text, [hp.UserSpec("alice", "S3cret!")], policy)
     assert p.updated == [("alice", "scheme")]
     assert [x.user for x in h.parse(new)] == ["alice", "bob"]
     apr = "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\nalice:{PLAIN}x\n"
-    p, new = apply(apr, [h.UserSpec("alice", "S3cret!")], policy)
+    p, new = apply(apr, [hp.UserSpec("alice", "S3cret!")], policy)
     assert p.updated == [("alice", "duplicate")]
     assert new == "alice:$apr1$3sin79HZ$KXZrRUUOLKM9CHKmSbCfl1\n"
     # duplicates of unmanaged users are not our business
-    assert not h.plan(h.parse("x:a\nx:b\n"), [], policy).changed
+    assert not hp.plan(h.parse("x:a\nx:b\n"), [], policy).changed
 
 
 def test_on_create_leaves_existing_users_alone():
-    policy = h.Policy(scheme=h.BCRYPT, bcrypt_cost=4, update_password="on_create")
-    p, text = apply(FILE, [h.UserSpec("alice", "other"), h.UserSpec("bob", "x"), h.UserSpec("new", "pw")], policy)
+    policy = hp.Policy(scheme=h.BCRYPT, bcrypt_cost=4, update_password="on_create")
+    p, text = apply(FILE, [hp.UserSpec("alice", "other"), hp.UserSpec("bob", "x"), hp.UserSpec("new", "pw")], policy)
     assert p.added == ["new"] and p.updated == [] and p.removed == []
     assert text.startswith(FILE)
 
 
 def test_per_user_state_overrides():
-    users = h.user_specs(users=[{"name": "alice", "state": "absent"}, {"name": "eve", "password": "pw"}])
+    users = hp.user_specs(users=[{"name": "alice", "state": "absent"}, {"name": "eve", "password": "pw"}])
     p, text = apply(FILE, users, SHA)
     assert p.removed == ["alice"] and p.added == ["eve"]
 
 
 def test_diff_and_results_carry_names_and_schemes_only():
-    users = [h.UserSpec("alice", "new password"), h.UserSpec("bob", state="absent"), h.UserSpec("eve", "pw-e")]
-    p = h.plan(h.parse(FILE), users, h.Policy(scheme=h.SHA512_CRYPT))
+    users = [hp.UserSpec("alice", "new password"), hp.UserSpec("bob", state="absent"), hp.UserSpec("eve", "pw-e")]
+    p = hp.plan(h.parse(FILE), users, hp.Policy(scheme=h.SHA512_CRYPT))
     d = p.diff(header="/etc/nginx/htpasswd")
     assert d["before"] == (
         "alice (apr_md5_crypt)\nlegacy (unknown)\nbob (ldap_sha1)\ncarol (bcrypt, cost=5)\n")
@@ -580,28 +581,28 @@ def test_diff_and_results_carry_names_and_schemes_only():
         "users_updated": [{"name": "alice", "reason": "scheme"}],
     }
     assert p.summary() == "1 added (eve), 1 removed (bob), 1 updated (alice: scheme)"
-    assert h.plan(h.parse(FILE), [], h.Policy()).summary() == "0 added, 0 removed, 0 updated"
+    assert hp.plan(h.parse(FILE), [], hp.Policy()).summary() == "0 added, 0 removed, 0 updated"
 
 
 def test_password_change_is_visible_in_the_diff():
-    p = h.plan(h.parse(FILE), [h.UserSpec("alice", "new")], h.Policy(scheme=h.APR_MD5_CRYPT))
+    p = hp.plan(h.parse(FILE), [hp.UserSpec("alice", "new")], hp.Policy(scheme=h.APR_MD5_CRYPT))
     assert "alice (apr_md5_crypt) [rehashed: password]\n" in p.diff()["after"]
 
 
 def test_plan_refuses_bad_input_before_touching_anything():
     lines = h.parse(FILE)
     with pytest.raises(h.HtpasswdError, match="72"):
-        h.plan(lines, [h.UserSpec("alice", "a" * 80)], h.Policy(scheme=h.BCRYPT))
+        hp.plan(lines, [hp.UserSpec("alice", "a" * 80)], hp.Policy(scheme=h.BCRYPT))
     with pytest.raises(h.HtpasswdError, match="colon"):
-        h.plan(lines, [h.UserSpec("a:b", "pw")], SHA)
+        hp.plan(lines, [hp.UserSpec("a:b", "pw")], SHA)
     with pytest.raises(h.HtpasswdError, match="more than once"):
-        h.plan(lines, [h.UserSpec("a", "pw"), h.UserSpec("a", state="absent")], SHA)
+        hp.plan(lines, [hp.UserSpec("a", "pw"), hp.UserSpec("a", state="absent")], SHA)
     with pytest.raises(h.HtpasswdError, match="must not be empty"):
-        h.plan(lines, [h.UserSpec("a", "")], SHA)
+        hp.plan(lines, [hp.UserSpec("a", "")], SHA)
 
 
 def test_serialize_refuses_unrendered_lines():
-    p = h.plan([], [h.UserSpec("a", "pw")], SHA)
+    p = hp.plan([], [hp.UserSpec("a", "pw")], SHA)
     with pytest.raises(h.HtpasswdError, match="no hash yet"):
         h.serialize(p.lines)
 
@@ -625,15 +626,15 @@ def test_missing_bcrypt_is_reported_with_a_package_hint(monkeypatch):
     monkeypatch.setattr(h, "_bcrypt_lib", None)
     _no_passlib(monkeypatch)
     assert not h.bcrypt_available()
-    p = h.plan([], [h.UserSpec("alice", "pw")], h.Policy(scheme=h.BCRYPT))   # planning needs no library
+    p = hp.plan([], [hp.UserSpec("alice", "pw")], hp.Policy(scheme=h.BCRYPT))   # planning needs no library
     assert p.added == ["alice"] and "python3-bcrypt" in p.missing_backend()
     with pytest.raises(h.MissingBackendError, match="python3-bcrypt"):
         p.render()
-    assert h.plan([], [h.UserSpec("alice", "pw")], SHA).missing_backend() is None
+    assert hp.plan([], [hp.UserSpec("alice", "pw")], SHA).missing_backend() is None
     with pytest.raises(h.MissingBackendError, match="python3-bcrypt"):
         h.verify_password("correct horse", VECTORS[0][1])
     # other schemes do not need it, not even to replace a bcrypt hash
-    p = h.plan(h.parse(FILE), [h.UserSpec("carol", "correct horse")], SHA)
+    p = hp.plan(h.parse(FILE), [hp.UserSpec("carol", "correct horse")], SHA)
     assert p.updated == [("carol", "scheme")]
     assert h.identify(h.parse(p.render())[-1].hashed).scheme == h.SHA512_CRYPT
 
