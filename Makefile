@@ -13,7 +13,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 # SCENARIOS_LONG are outside ./dev test (CI's 45-minute budget): `./dev molecule-long`.
 # operations: every day-2 operation under a load loop, 19-25 min alone.
 SCENARIOS_ORDER := default nginx registry ca htpasswd client_trust
-SCENARIOS_LONG := operations
+SCENARIOS_LONG := operations ha
 SCENARIOS ?= $(SCENARIOS_ORDER) $(filter-out $(SCENARIOS_ORDER) $(SCENARIOS_LONG) resources,$(notdir $(wildcard molecule/*)))
 
 .PHONY: help bootstrap lab-images lab lab-down unit lint sanity labtest labtest-long molecule molecule-long test build clean distclean
