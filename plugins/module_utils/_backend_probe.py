@@ -5,8 +5,8 @@
 """PRIVATE: probing one registry backend the way the proxy reaches it.
 
 This file is private to the dockyard.registry collection; other collections must not import it.
-It imports nothing from Ansible and nothing outside the Python standard library, so the
-``backend_probe`` module runs on a proxy with a stock python3. It owns:
+It imports nothing from Ansible and nothing outside the Python standard library and the
+collection's own module_utils, so the ``backend_probe`` module runs on a proxy with a stock python3. It owns:
 
 * how a probe connects (``connect``): HTTPS to the backend's address with SNI and certificate
   verification against the name every backend certificate carries (``dockyard_backend_tls_name``),
@@ -31,9 +31,11 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
 import ssl
 from urllib.parse import urlsplit
+
+from ansible_collections.dockyard.registry.plugins.module_utils._http import AddressedHTTPConnection, AddressedHTTPSConnection
+from ansible_collections.dockyard.registry.plugins.module_utils._inventory import url_host
 
 API_HEADER = "Docker-Distribution-Api-Version"
 API_VERSION = "registry/2.0"
@@ -47,12 +49,10 @@ DEFAULT_REPOSITORY = "dockyard/readonly-probe"
 
 
 def host_for_url(address):
-    """``address`` as it appears in a URL authority (IPv6 literals bracketed)."""
-    text = str(address or "").strip()
+    """``address`` as it appears in a URL authority (IPv6 literals bracketed); empty is refused."""
+    text = url_host(address)
     if not text:
         raise ValueError("address is empty")
-    if ":" in text and not text.startswith("["):
-        return "[%s]" % text
     return text
 
 
@@ -109,24 +109,11 @@ def ssl_context(ca_path=None, client_cert=None, client_key=None):
     return ctx
 
 
-class _Connection(http.client.HTTPSConnection):
-    """HTTPS to ``address`` while SNI and the certificate check use ``server_name``."""
-
-    def __init__(self, address, port, server_name, context, timeout):
-        super().__init__(address, port, context=context, timeout=timeout)
-        self._server_name = server_name
-        self._ctx = context
-
-    def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name)
-
-
 def connect(address, port, tls=False, server_name=None, context=None, timeout=5.0):
     address = str(address).strip().strip("[]")
     if tls:
-        return _Connection(address, int(port), server_name or address, context or ssl_context(), timeout)
-    return http.client.HTTPConnection(address, int(port), timeout=timeout)
+        return AddressedHTTPSConnection(server_name or address, int(port), address, timeout, context or ssl_context())
+    return AddressedHTTPConnection(address, int(port), address, timeout)
 
 
 def basic_auth(username, password):

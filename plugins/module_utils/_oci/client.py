@@ -26,6 +26,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from ansible_collections.dockyard.registry.plugins.module_utils._http import AddressedHTTPConnection, AddressedHTTPSConnection
 from ansible_collections.dockyard.registry.plugins.module_utils._oci import bearer
 from ansible_collections.dockyard.registry.plugins.module_utils._oci.spec import (
     DEFAULT_TIMEOUT,
@@ -71,36 +72,6 @@ def make_ssl_context(ca_path=None, validate_certs=True):
         except (ssl.SSLError, OSError) as exc:
             raise ValueError("ca_path %r is not a readable PEM CA certificate file: %s" % (ca_path, exc)) from None
     return context
-
-
-class _HTTPConnection(http.client.HTTPConnection):
-    """Plain HTTP, connecting to ``connect_host`` while ``Host`` names the URL's host."""
-
-    def __init__(self, host, port, connect_host, timeout):
-        super().__init__(host, port, timeout=timeout)
-        self.connect_host = connect_host
-
-    def connect(self):
-        self.sock = socket.create_connection((self.connect_host, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _HTTPSConnection(http.client.HTTPSConnection):
-    """TLS to ``connect_host``; SNI, certificate name check and ``Host`` use the URL's host."""
-
-    def __init__(self, host, port, connect_host, timeout, context):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self.connect_host = connect_host
-        self.tls_context = context
-
-    def connect(self):
-        sock = socket.create_connection((self.connect_host, self.port), self.timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.sock = self.tls_context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
 
 
 @dataclass
@@ -212,9 +183,9 @@ class RegistryClient:
         if scheme == "https":
             if self._context is None:
                 self._context = make_ssl_context(self._ca_path, self._validate_certs)
-            conn = _HTTPSConnection(host, port, connect_host, self.timeout, self._context)
+            conn = AddressedHTTPSConnection(host, port, connect_host, self.timeout, self._context)
         else:
-            conn = _HTTPConnection(host, port, connect_host, self.timeout)
+            conn = AddressedHTTPConnection(host, port, connect_host, self.timeout)
         self._connections[key] = conn
         return conn, False
 
