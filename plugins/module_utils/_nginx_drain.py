@@ -195,7 +195,8 @@ def plan_drained(previous, backends, known_names=(), known_endpoints=(), healthy
     whose ``dockyard_backend_state`` is ``absent``. Backends no longer in ``backends`` are forgotten.
     """
     healthy = healthy or {}
-    known_names, known_endpoints, absent = set(known_names), set(known_endpoints), set(absent)
+    absent = set(absent)
+    new = set(new_backends(backends, known_names, known_endpoints))
     result = {}
     for backend in backends:
         name = _check_name(backend["name"])
@@ -203,13 +204,15 @@ def plan_drained(previous, backends, known_names=(), known_endpoints=(), healthy
             result[name] = "absent"
         elif name in (previous or {}):
             result[name] = _check_reason(previous[name])
-        elif name not in known_names and backend.get("endpoint") not in known_endpoints and not healthy.get(name):
+        elif name in new and not healthy.get(name):
             result[name] = "pending"
     return result
 
 
 def new_backends(backends, known_names=(), known_endpoints=()):
-    """Names of the backends a proxy has never had in its upstream."""
+    """Names of the backends a proxy has never had in its upstream: neither the name is tagged in
+    its ``nginx.conf`` nor the endpoint is there (the one rule ``plan_drained`` and the nginx role's
+    probe of new backends both apply)."""
     known_names, known_endpoints = set(known_names), set(known_endpoints)
     return [b["name"] for b in backends if b["name"] not in known_names and b.get("endpoint") not in known_endpoints]
 
