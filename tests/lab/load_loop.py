@@ -29,11 +29,16 @@ import hashlib
 import http.client
 import json
 import os
-import socket
 import ssl
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
+
+# The collection's HTTPS-to-an-address helper (stdlib only): TCP to --resolve, SNI, certificate
+# check and Host for the registry name.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "module_utils"))
+from _http import AddressedHTTPSConnection  # noqa: E402  pylint: disable=wrong-import-position
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -88,11 +93,7 @@ class Registry:
         host = parts.hostname
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if host == self.name:  # the registry: connect to the proxy address, SNI/verify the name
-            ctx = self._context()
-            sock = socket.create_connection((self.resolve, port), self.timeout)
-            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ctx)
-            conn.sock = ctx.wrap_socket(sock, server_hostname=host)
-            return conn, True
+            return AddressedHTTPSConnection(host, port, self.resolve, self.timeout, self._context()), True
         if parts.scheme == "https":
             return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.plain), False
         return http.client.HTTPConnection(host, port, timeout=self.timeout), False

@@ -22,29 +22,22 @@ import base64
 import http.client
 import json
 import os
-import socket
 import ssl
 import sys
 import time
 
+from pathlib import Path
+
+# The collection's HTTPS-to-an-address helper (stdlib only): TCP to --resolve, SNI, certificate
+# check and Host for --name.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "plugins" / "module_utils"))
+from _http import AddressedHTTPSConnection  # noqa: E402  pylint: disable=wrong-import-position
+
 MAX_ERRORS_KEPT = 20
 
 
-class PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to `address` while SNI and the certificate name check use `server_name`."""
-
-    def __init__(self, address, port, server_name, context, timeout):
-        super().__init__(address, port, context=context, timeout=timeout)
-        self._server_name = server_name
-        self._ctx = context
-
-    def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name)
-
-
 def one_request(args, ctx, path, auth):
-    conn = PinnedHTTPSConnection(args.resolve, args.port, args.name, ctx, args.timeout)
+    conn = AddressedHTTPSConnection(args.name, args.port, args.resolve, args.timeout, ctx)
     try:
         headers = {"Host": "%s:%d" % (args.name, args.port), "User-Agent": args.user_agent,
                    "Connection": "close"}
