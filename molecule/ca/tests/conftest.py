@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import testinfra
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,11 +41,7 @@ CLIENT = "ca-client"
 # ansible_collections.dockyard.registry resolves through the checkout's link (see ansible.cfg).
 sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
 from ansible_collections.dockyard.registry.tests.harness import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def lab_host(name: str):
-    """A testinfra host for a lab container, whatever host the current test runs on."""
-    return testinfra.get_host(f"docker://{name}")
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 @functools.cache

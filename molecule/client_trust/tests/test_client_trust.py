@@ -13,17 +13,21 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-import testinfra
 
 NAME = "registry.dockyard.test"
 CA_DIR = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "client_trust"
 USER = "ci"
 PASSWORD = "ct-lab-password-only-for-tests"  # test-only credential from inventory/host_vars/ct-debian.yml
 MARKER = "dockyard.registry client_trust"
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 # host, CA file name in the trust store, registry host as written in image references, etc/hosts address
 HOSTS = {
@@ -35,10 +39,6 @@ EXPECTED_RUNTIMES = {
     "ct-debian": RUNTIME_DIRS,
     "ct-plain": ["/etc/containers/certs.d", "/etc/containerd/certs.d"],
 }
-
-
-def lab_host(name: str):
-    return testinfra.get_host(f"docker://{name}")
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import testinfra
 import yaml
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 LAB = PROJECT / "lab"
+sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host, sh  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE")
 
 
@@ -85,17 +86,6 @@ USERS = {u["name"]: u["password"] for u in GROUP_VARS["dockyard_registry_users"]
 TOKEN_USER = "dockyard-token"
 CERTS_D_CA = f"/etc/docker/certs.d/{NAME}/ca.crt"
 KEY_DIR = "/etc/dockyard/token/keys"
-
-
-def lab_host(name: str):
-    """A testinfra host for a lab container, whatever host the current test runs on."""
-    return testinfra.get_host(f"docker://{name}")
-
-
-def sh(host, cmd: str, timeout: int = 600) -> str:
-    res = host.run(f"timeout {timeout} bash -c {shlex.quote(cmd)}")
-    assert res.rc == 0, f"{cmd!r} failed ({res.rc}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
-    return res.stdout
 
 
 def curl(host, args: str, body: bool = True) -> tuple:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import time
 import uuid
 
 import pytest
-from conftest import lab_host
+from conftest import lab_host, sh
 
 NAME = "registry.dockyard.test"
 USERS = {"ci": "lab-ci-password-0123", "reader": "lab-reader-password-4567"}
@@ -35,13 +34,6 @@ def proxy():
 
 def backend_address(name: str) -> str:
     return lab_host(name).check_output("hostname -i").split()[0]
-
-
-def sh(host, cmd: str, timeout: int = 600):
-    """Run a shell command on a lab host; fail with its output when it fails."""
-    res = host.run(f"timeout {timeout} bash -c {shlex.quote(cmd)}")
-    assert res.rc == 0, f"{cmd!r} failed ({res.rc}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
-    return res.stdout
 
 
 def build_image(client, ref: str, big_mib: int = 0, tag_note: str = "") -> None:

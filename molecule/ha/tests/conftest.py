@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import testinfra
 import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -37,17 +36,7 @@ LOOP_DIR = "/root/ha-loop"
 # ansible_collections.dockyard.registry resolves through the checkout's link (see ansible.cfg).
 sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
 from ansible_collections.dockyard.registry.tests.harness import run_playbook as _run_playbook  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def lab_host(name: str):
-    return testinfra.get_host(f"docker://{name}")
-
-
-def sh(host, cmd: str, timeout: int = 300) -> str:
-    """Run a shell command on a lab host; fail with its output when it fails."""
-    res = host.run(f"timeout {timeout} bash -c {shlex.quote(cmd)}")
-    assert res.rc == 0, f"{cmd!r} failed ({res.rc}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
-    return res.stdout
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host, sh  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def docker(*args: str, timeout: int = 300) -> str:

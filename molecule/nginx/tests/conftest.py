@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import testinfra
 import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -24,11 +23,7 @@ BACKENDS = ["ngx-b1", "ngx-b2"]
 
 # ansible_collections.dockyard.registry resolves through the checkout's link (see ansible.cfg).
 sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
-
-
-def lab_host(name: str):
-    """A testinfra host for a lab container."""
-    return testinfra.get_host(f"docker://{name}")
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def labctl(*args: str) -> str:

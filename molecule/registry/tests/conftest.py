@@ -16,7 +16,6 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-import testinfra
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _oci  # noqa: E402
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 S3_BACKENDS = ["reg-b1", "reg-b2"]
 FS_BACKENDS = ["reg-fs"]
@@ -48,10 +48,6 @@ def lab_env() -> dict:
     sys.path.insert(0, str(LAB))
     import labctl  # pylint: disable=import-outside-toplevel
     return labctl.s3_facts()
-
-
-def lab_host(name: str):
-    return testinfra.get_host(f"docker://{name}")
 
 
 def lab_address(name: str) -> str:
