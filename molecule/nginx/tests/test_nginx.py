@@ -3,6 +3,7 @@ tarball, TLS on 5043, basic auth, headers, load balancing over both backends, ch
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import ssl
@@ -10,7 +11,7 @@ import uuid
 import warnings
 
 import pytest
-from conftest import BACKENDS, lab_host
+from conftest import BACKENDS, EPHEMERAL, PROXY, SCENARIO, lab_host
 
 ACCESS_LOG = "/var/log/nginx/access.log"
 # log_format main (role default): ... "$request" $status $bytes "$http_referer" "$http_user_agent" "$upstream_addr" ...
@@ -43,6 +44,16 @@ def test_nginx_is_the_last_build_from_the_lab_tarball(proxy):
         assert flag in args, f"{flag} missing from {args}"
     # no build leftovers (the role removes its temporary build directory)
     assert proxy.run("ls -d /var/tmp/nginx-build-* 2>/dev/null").stdout.strip() == ""
+
+
+def test_without_the_build_cache_the_proxy_compiled_and_published_nothing(proxy):
+    # nginx_build_cache: false (inventory/group_vars/registry_proxy.yml): compiled here, no archive
+    record = json.loads(proxy.file("/opt/nginx/dockyard-build.json").content_string)
+    assert record["source"] == "compiled" and record["built_by"] == PROXY, record
+    assert record["archive_sha256"] == "" and record["cache_dir"] == "", record
+    assert record["recipe"]["nginx_version"] == "1.26.3" and "--with-http_flv_module" in record["recipe"]["configure_args"], record
+    for place in (EPHEMERAL / "inventory" / ".dockyard-nginx-builds", SCENARIO / "inventory" / ".dockyard-nginx-builds"):
+        assert not place.exists(), f"{place}: a build was published although nginx_build_cache is false"
 
 
 def test_service_runs_the_installed_binary(proxy):
