@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import http.server
 import ssl
-import threading
 
 import pytest
 from cryptography import x509
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _backend_probe as probe
+from ansible_collections.dockyard.registry.tests.unit.servers import serving
 
 API = {"docker-distribution-api-version": "registry/2.0"}
 
@@ -107,12 +107,8 @@ class FakeRegistry(http.server.BaseHTTPRequestHandler):
 def registry():
     FakeRegistry.readonly = False
     FakeRegistry.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)) as server:
+        yield server
 
 
 def test_plain_http_checks(registry):
@@ -182,11 +178,8 @@ def mtls(tmp_path):
     ctx.load_verify_locations(files["ca"])
     ctx.verify_mode = ssl.CERT_REQUIRED
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], files
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server.server_address[1], files
 
 
 def test_mutual_tls_probe_passes_with_the_proxy_client_certificate(mtls):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import http.server
 import ssl
-import threading
 
 import pytest
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _http
+from ansible_collections.dockyard.registry.tests.unit.servers import serving
 
 
 @pytest.fixture
@@ -24,12 +24,8 @@ def server():
         def log_message(self, *args):
             pass
 
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[1], seen
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(http.server.HTTPServer(("127.0.0.1", 0), Handler)) as httpd:
+        yield httpd.server_address[1], seen
 
 
 def test_plain_http_reaches_the_address_and_names_the_host(server):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,6 +17,7 @@ from ansible.module_utils import basic
 from ansible_collections.dockyard.registry.plugins.module_utils import _oci
 from ansible_collections.dockyard.registry.plugins.modules import registry_check
 from ansible_collections.dockyard.registry.tests.unit.plugins.modules.utils import run_module
+from ansible_collections.dockyard.registry.tests.unit.servers import serving
 
 PASSWORD = "correct horse battery staple"
 
@@ -134,11 +134,8 @@ class _AuthOnly(BaseHTTPRequestHandler):
 def auth_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _AuthOnly)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://registry.dockyard.test:%d" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield "http://registry.dockyard.test:%d" % server.server_address[1]
 
 
 def test_auth_end_to_end_in_check_mode(auth_server):
