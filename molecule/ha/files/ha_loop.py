@@ -28,33 +28,31 @@ import hashlib
 import http.client
 import json
 import os
-import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
+
+# plugins/module_utils/_http.py, copied next to this script on the client (stdlib only).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _http import AddressedHTTPSConnection  # noqa: E402  pylint: disable=wrong-import-position
 
 MAX_ERRORS_KEPT = 30
 
 
-class PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to ``address`` while SNI and the certificate name check use ``server_name``."""
-
-    def __init__(self, address, port, server_name, context, timeout):
-        super().__init__(address, port, context=context, timeout=timeout)
-        self._server_name = server_name
-        self._ctx = context
+class PinnedHTTPSConnection(AddressedHTTPSConnection):
+    """The collection's HTTPS-to-an-address connection, keeping the serving proxy's certificate."""
 
     def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name)
+        super().connect()
         # kept here: http.client drops self.sock once a "Connection: close" answer is read
         self.peer_certificate = self.sock.getpeercert(binary_form=True) or b""
 
 
 def request(args, ctx, address, path, headers):
     """One request on a new connection: (status, headers dict, certificate sha256)."""
-    conn = PinnedHTTPSConnection(address, args.port, args.name, ctx, args.timeout)
+    conn = PinnedHTTPSConnection(args.name, args.port, address, args.timeout, ctx)
     try:
         conn.request("GET", path, headers=dict(headers, Host=args.name, Connection="close"))
         resp = conn.getresponse()

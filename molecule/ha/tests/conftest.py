@@ -129,6 +129,7 @@ class LoadLoop:
         client = lab_host(CLIENT)
         sh(client, f"mkdir -p {self.dir}")
         docker("cp", str(SCENARIO / "files" / "ha_loop.py"), f"{CLIENT}:{LOOP_DIR}/ha_loop.py")
+        docker("cp", str(PROJECT / "plugins" / "module_utils" / "_http.py"), f"{CLIENT}:{LOOP_DIR}/_http.py")
         args = ["python3", f"{LOOP_DIR}/ha_loop.py", "--name", NAME, "--vip", vip(), "--ca", CA_ON_CLIENT,
                 "--user", USER["name"], "--stop-file", f"{self.dir}/stop", "--started-file", f"{self.dir}/started",
                 "--out", f"{self.dir}/result.json", "--max-seconds", str(self.max_seconds)]
