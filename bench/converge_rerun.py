@@ -13,7 +13,8 @@ Both runs are measured in the same session on the same lab, so the ratio means s
 noisy machine; the absolute seconds are context only. The lab is created first (``molecule
 create``) and destroyed at the end unless ``--keep``. The nginx build cache (lab/.cache/nginx-builds)
 is used as the scenario configures it: a first deploy whose recipe is cached installs nginx
-instead of compiling it; ``--cold-nginx`` moves the cached recipe aside for the run (and back).
+instead of compiling it; ``--cold-nginx`` moves the whole cache directory aside for the run and
+puts it back afterwards, as it was (the build this run made is dropped).
 
     bench/converge_rerun.py [--keep] [--cold-nginx] [--top 15]
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -100,10 +102,9 @@ def main(argv=None) -> int:
             runs[run] = dict(parse(output), seconds=round(seconds, 1))
     finally:
         if args.cold_nginx and aside.exists():
-            if BUILDS.exists():
-                subprocess.run(["rm", "-rf", str(aside)], check=False)  # this run's build stays
-            else:
-                aside.rename(BUILDS)
+            # the cache as it was before the run: this run's build goes, every earlier entry comes back
+            shutil.rmtree(BUILDS, ignore_errors=True)
+            aside.rename(BUILDS)
         if not args.keep:
             log("destroying the lab")
             molecule("destroy", logs / "destroy.log")
