@@ -6,7 +6,8 @@
 
 This file is private to the dockyard.registry collection; other collections must not import it.
 It imports nothing from Ansible and nothing outside the Python standard library and the
-collection's own module_utils, so the ``backend_probe`` module runs on a proxy with a stock python3. It owns:
+collection's own module_utils, so the ``backend_probe`` module runs on a proxy with a stock
+python3. It owns:
 
 * how a probe connects (``connect``): HTTPS to the backend's address with SNI and certificate
   verification against the name every backend certificate carries (``dockyard_backend_tls_name``),

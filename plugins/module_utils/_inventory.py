@@ -10,8 +10,9 @@ It imports nothing from Ansible and raises ``ValueError`` on bad input. It owns:
 
 * the defaults of the shared ``dockyard_*`` facts that are not plain values (``SHARED_DEFAULTS``,
   ``shared_fact``): the inventory group names, where the CA directory and the published CA
-  trust bundle are on the controller, the address clients reach the proxies at (docs/inventory.md). Roles and playbooks read them through the
-  ``dockyard.registry.shared_fact`` lookup;
+  trust bundle are on the controller, the address clients reach the proxies at
+  (docs/inventory.md). Roles and playbooks read them through the ``dockyard.registry.shared_fact``
+  lookup;
 * which registry users are present (``present_users``: a user without ``state`` is present);
 * how a host is written next to a port (``url_host``, ``host_port``): IPv6 literals in brackets.
 """

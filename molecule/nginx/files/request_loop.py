@@ -25,7 +25,6 @@ import os
 import ssl
 import sys
 import time
-
 from pathlib import Path
 
 # The collection's HTTPS-to-an-address helper (stdlib only): TCP to --resolve, SNI, certificate
