@@ -39,7 +39,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._nginx import (
 )
 
 # Bump when the archive layout or what a recipe covers changes: every old entry is then ignored.
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2  # 2: the index lists the builder's runtime library packages
 INCOMING = ".incoming"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TOKEN = re.compile(r"^[a-z0-9][a-z0-9._+-]*$")

@@ -62,9 +62,17 @@ def certificate_sha256(proxy: str) -> str:
         f"openssl x509 -in {TLS_DIR}/registry.crt -outform der | sha256sum").split()[0]
 
 
-def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed: bool = False) -> dict:
+def drain_log(proxy: str, since: float) -> list[str]:
+    """What the keepalived drain script said on ``proxy`` since ``since`` (journal of keepalived)."""
+    out = lab_host(proxy).run(f"journalctl -u keepalived -o cat --since @{int(since)} --no-pager").stdout
+    return [line for line in out.splitlines() if line.startswith(("draining:", "drained:"))]
+
+
+def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed: bool = False,
+             drained: bool = False) -> dict:
     """Move the VIP off its holder with ``action`` under the load loop, ``restore`` the old holder,
-    check the VIP stayed where it went. Returns (and reports) the numbers."""
+    check the VIP stayed where it went. Returns (and reports) the numbers. ``drained``: the action is
+    a planned stop whose drain the holder's journal still shows after ``restore``."""
     holder = single_holder()
     backup = other(holder)
     the_vip = vip()
@@ -82,6 +90,7 @@ def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed:
     result = loop.result
     restore(holder)
     wait_healthy(holder)
+    drain_lines = drain_log(holder, acted - 1) if drained else []
     time.sleep(NO_FLAP_WAIT)
     served = {certs.get(cert, cert[:12]): info for cert, info in result["served_by"].items()}
     numbers = {
@@ -96,6 +105,7 @@ def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed:
         "pull_seconds_max": result["pull_seconds_max"],
         "holder_after_return": vip_holders(),
         "returned_proxy_state": keepalived_state(holder),
+        "drain": drain_lines,
     }
     report(label, numbers)
     assert result["stopped_by"] == "stop-file", result
@@ -112,6 +122,11 @@ def failover(label: str, pull_image: str, action, restore, failed_pulls_allowed:
         assert result["failed_pulls"] == 0, numbers | {"pull_failures": result["pull_failures"]}
     assert vip_holders() == [backup], f"the VIP went back to {holder} after it returned (preemption): {numbers}"
     assert numbers["returned_proxy_state"] == "BACKUP", numbers
+    for proxy in PROXIES:  # the drain rule is gone once keepalived has stopped (and on every start)
+        rules = lab_host(proxy).run("nft list table ip dockyard_keepalived_drain")
+        assert rules.rc != 0, f"{proxy} still drops new connections to the VIP: {rules.stdout}"
+    if drained:
+        assert [line.split(":")[0] for line in drain_lines] == ["draining", "drained"], numbers
     return numbers
 
 
@@ -232,7 +247,7 @@ def test_stopping_nginx_moves_the_vip_without_a_failed_pull(pull_image):
         assert host.run("systemctl is-active --quiet keepalived").rc != 0
         sh(host, "systemctl start nginx")
 
-    failover("nginx_stopped", pull_image, stop, start)
+    failover("nginx_stopped", pull_image, stop, start, drained=True)
 
 
 def test_stopping_the_whole_proxy_moves_the_vip_without_a_failed_pull(pull_image):
