@@ -93,7 +93,7 @@ def test_the_holder_drops_only_new_connections_to_the_vip_and_waits_for_the_open
     assert rules.count("drop") == 1 and "policy accept" in rules
     # three polls see a connection (a sleep after each), the fourth sees none and ends the wait
     assert [line for line in log if line.startswith("sleep")] == ["sleep 0.1"] * 3
-    assert f"ss -Htn state established src {VIP}" in log
+    assert f"ss -Htn state established state syn-recv src {VIP}" in log
     assert "draining:" in done.stdout and "drained: 0 connection(s)" in done.stdout
 
 
