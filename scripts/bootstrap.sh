@@ -71,4 +71,4 @@ fi
 mkdir -p .cache/collections/ansible_collections/dockyard
 ln -sfn ../../../.. .cache/collections/ansible_collections/dockyard/registry
 [ -f .cache/collections/ansible_collections/dockyard/registry/galaxy.yml ] || die "collection link is broken"
-say "ready: $(docker version --format 'docker {{.Server.Version}}'), $(.venv/bin/ansible --version | head -1)"
+say "ready: $(docker version --format 'docker {{.Server.Version}}'), $(.venv/bin/ansible --version | sed -n 1p)"
