@@ -148,7 +148,7 @@ def summary_lines(report: dict, hosts: list) -> list:
         "try it:           docker exec -it client bash",
         f"                  docker pull {report.get('image')}",
         f"                  docker tag {report.get('image')} {name}/me/test:1 && docker push {name}/me/test:1",
-        "tests:            ./dev test          tear down: ./dev clean",
+        "tests:            ./dev lab-verify (this lab)   ./dev test (everything)   tear down: ./dev clean",
         "",
     ]
 
