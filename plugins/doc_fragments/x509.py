@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options shared by the modules that own key files (x509_ca, x509_csr).
+    # Options shared by the modules that own key files (x509_ca, x509_csr). The argument spec of
+    # backup, owner and group is module_utils/_x509/files.py's file_argument_spec().
     DOCUMENTATION = r"""
 options:
   key_type:

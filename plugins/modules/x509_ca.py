@@ -272,9 +272,7 @@ def main():
             name_constraints=dict(type="list", elements="str"),
             reissue_certificate=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
-            backup=dict(type="bool", default=False),
-            owner=dict(type="str"),
-            group=dict(type="str"),
+            **_x509.file_argument_spec(),
         ),
         supports_check_mode=True,
     )

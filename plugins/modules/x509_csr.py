@@ -408,9 +408,7 @@ def main():
             validity_days=dict(type="int", default=365),
             renew_before_days=dict(type="int", default=30),
             force=dict(type="bool", default=False),
-            backup=dict(type="bool", default=False),
-            owner=dict(type="str"),
-            group=dict(type="str"),
+            **_x509.file_argument_spec(),
         ),
         supports_check_mode=True,
     )

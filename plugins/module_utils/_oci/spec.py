@@ -5,10 +5,11 @@
 """PRIVATE: what the registry API and the ``registry_check`` options allow.
 
 Private to the dockyard.registry collection; other collections must not import it. Standard
-library only, no Ansible import. It owns the media types (Docker v2 schema 2 and OCI), the limits
-and defaults of the probe, the name grammar of repositories and tags, and the validation of every
-option (bad input raises ``ValueError`` naming the option), plus the default seed and tag and the
-wrong password the ``auth`` check tries.
+library only (plus the collection's ``_scalars``, whose integer rule it uses), no Ansible import.
+It owns the media types (Docker v2 schema 2 and OCI), the limits and defaults of the probe, the
+name grammar of repositories and tags, and the validation of every option (bad input raises
+``ValueError`` naming the option), plus the default seed and tag and the wrong password the
+``auth`` check tries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import os
 import re
 import time
 from urllib.parse import urlsplit
+
+from ansible_collections.dockyard.registry.plugins.module_utils import _scalars
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,13 +82,9 @@ def _choice(var, value, choices):
 
 
 def _int(var, value, minimum=None, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("%s must be an integer, got %r" % (var, value))
-    if minimum is not None and value < minimum:
-        raise ValueError("%s must be at least %d, got %d" % (var, minimum, value))
-    if maximum is not None and value > maximum:
-        raise ValueError("%s must be at most %d, got %d" % (var, maximum, value))
-    return value
+    """An integer within bounds, by the collection's one integer rule (``_scalars._int``); a string
+    of digits is refused, the module's options are typed."""
+    return _scalars._int(var, value, minimum, maximum, strings=False)
 
 
 def validate_url(url):

@@ -13,7 +13,8 @@ Tested with cryptography 38.0.4 (Debian 12's python3-cryptography) and 50.0.2.
 The package is split by concern: ``common`` (cryptography availability, time, constants), ``keys``,
 ``certs`` (load/dump, extensions, metadata), ``names`` (subjects, DNS/IP SANs, name constraints),
 ``issue`` (building and signing), ``plan`` (the decisions with their reasons) and ``files``
-(atomic writes), ``constraints`` (X.509 name constraints, used as ``_x509.constraints``).
+(atomic writes; the owner/group/backup argument spec), ``constraints`` (X.509 name constraints,
+used as ``_x509.constraints``).
 This file re-exports what the modules and filters use (``_x509.sign_csr``).
 """
 
@@ -44,6 +45,6 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.plan impor
     CAPlan, ServerPlan, plan_ca, plan_certificate, plan_server_key,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.files import (  # noqa: F401
-    read_file, write_file_atomic,
+    file_argument_spec, read_file, write_file_atomic,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._x509 import constraints  # noqa: F401

@@ -20,15 +20,21 @@ from ansible_collections.dockyard.registry.plugins.module_utils._x509.keys impor
 from ansible_collections.dockyard.registry.plugins.module_utils._x509.names import san_strings
 
 
-def load_certificate(data, what="certificate"):
+def _load_pem(data, what, kind, marker, loader):
+    """``loader(data)`` for PEM text (str or bytes) holding ``marker``; ``ValueError`` naming ``what``
+    and the ``kind`` of PEM object when the marker is missing or the loader refuses it."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if b"-----BEGIN CERTIFICATE-----" not in data:
-        raise ValueError("%s is not a PEM certificate" % what)
+    if marker not in data:
+        raise ValueError("%s is not a PEM %s" % (what, kind))
     try:
-        return x509.load_pem_x509_certificate(data)
+        return loader(data)
     except ValueError as exc:
-        raise ValueError("%s is not a valid PEM certificate (%s)" % (what, exc)) from exc
+        raise ValueError("%s is not a valid PEM %s (%s)" % (what, kind, exc)) from exc
+
+
+def load_certificate(data, what="certificate"):
+    return _load_pem(data, what, "certificate", b"-----BEGIN CERTIFICATE-----", x509.load_pem_x509_certificate)
 
 
 def dump_certificate(cert):
@@ -36,14 +42,8 @@ def dump_certificate(cert):
 
 
 def load_csr(data, what="CSR"):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if b"-----BEGIN CERTIFICATE REQUEST-----" not in data:
-        raise ValueError("%s is not a PEM certificate signing request" % what)
-    try:
-        csr = x509.load_pem_x509_csr(data)
-    except ValueError as exc:
-        raise ValueError("%s is not a valid PEM certificate signing request (%s)" % (what, exc)) from exc
+    csr = _load_pem(data, what, "certificate signing request", b"-----BEGIN CERTIFICATE REQUEST-----",
+                    x509.load_pem_x509_csr)
     if not csr.is_signature_valid:
         raise ValueError("%s has an invalid signature" % what)
     return csr

@@ -2,8 +2,9 @@
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PRIVATE: reading and atomically writing key and certificate files (no Ansible import; modules add
-ownership and backups)."""
+"""PRIVATE: reading and atomically writing key and certificate files, and the argument spec of the
+options that say who owns the files a module writes and whether it backs them up (no Ansible import;
+the modules apply ownership and backups)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,14 @@ def write_file_atomic(path, data, mode):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def file_argument_spec():
+    """Argument spec of ``backup``, ``owner`` and ``group``, the file options of the modules that write
+    keys and certificates (x509_ca, x509_csr), documented once in the ``dockyard.registry.x509`` doc
+    fragment. A new dict on every call, for a module to add after its own options."""
+    return dict(
+        backup=dict(type="bool", default=False),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+    )
