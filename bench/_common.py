@@ -221,6 +221,34 @@ def save_results(name: str, data: dict) -> Path:
     return path
 
 
+def lab_benchmark(ap, argv, *, name: str, hosts_help: str, hosts, down, setup, measure, report,
+                  note=None) -> int:
+    """The ``main()`` of a lab benchmark, once its own options are on ``ap``.
+
+    Adds the common options (``add_run_args``; ``hosts_help`` names the lab in --keep's help) and
+    parses ``argv``. With --report, only recomputes an earlier results file's summary (no lab).
+    Otherwise, inside ``LabSession(--keep, hosts, down)``: ``setup()`` unless --reuse, then
+    ``data = measure(args, seed, rng, t0)`` (``t0``: monotonic time before the setup), the summary
+    ``report(data)`` (which prints the tables), the results file bench/results/<name>.json and the
+    log line naming it (plus ``note(data)`` when given). Returns the exit code.
+    """
+    add_run_args(ap, hosts_help)
+    args = ap.parse_args(argv)
+    if args.report:
+        rewrite_report(args.report, report)
+        return 0
+    seed, rng = seeded(args.seed)
+    t0 = time.monotonic()
+    with LabSession(args.keep, hosts, down):
+        if not args.reuse:
+            setup()
+        data = measure(args, seed, rng, t0)
+        data["summary"] = report(data)
+        path = save_results(name, data)
+        log(f"results: {path}" + (note(data) if note else ""))
+    return 0
+
+
 _WRK_RPS = re.compile(r"^Requests/sec:\s*([0-9.]+)", re.M)
 _WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
 _WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")

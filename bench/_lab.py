@@ -1,5 +1,6 @@
 """The benchmarks' own lab (not part of the collection): hosts, deployment, nginx variants, HTTP
-helpers and CPU accounting shared by bench/proxy_throughput.py and bench/backend_tls.py.
+helpers and CPU accounting shared by bench/proxy_throughput.py and bench/backend_tls.py
+(bench/token_auth.py, with a lab of its own, deploys through ``ansible_playbook`` too).
 
 A bench lab is four hosts started with lab/labctl.py run-host: ``<prefix>-s3`` (one-node Ceph RGW),
 ``<prefix>-b1``/``<prefix>-b2`` (Docker-in-Docker backends) and ``<prefix>-proxy`` (systemd host).
@@ -73,6 +74,30 @@ def hosts_down(hosts) -> None:
     run([*LABCTL, "rm-host", *hosts], check=False, capture=False)
 
 
+def ansible_playbook(inventory: Path, path: Path, state: Path, extra: dict | None = None,
+                     log_name: str | None = None) -> tuple:
+    """``ansible-playbook -i inventory path [-e extra]`` through tests/harness.py (the checkout's
+    ansible.cfg and collection), with DOCKYARD_BENCH_REPO and DOCKYARD_BENCH_STATE (``state``) set
+    for the bench playbooks; the output goes to ``state/<log_name or the playbook's stem>.log``.
+    Stops the benchmark with the log's tail on failure; returns (log path, seconds)."""
+    _common.collection_import_path()  # the .cache/collections link ansible.cfg uses
+    from ansible_collections.dockyard.registry.tests.harness import run_playbook  # pylint: disable=import-outside-toplevel
+
+    args = ["-i", str(inventory), str(path)]
+    if extra:
+        args += ["-e", json.dumps(extra)]
+    state.mkdir(parents=True, exist_ok=True)
+    out = state / f"{log_name or path.stem}.log"
+    t0 = time.monotonic()
+    with out.open("w") as fh:
+        res = run_playbook(*args, stdout=fh, stderr=subprocess.STDOUT, timeout=None,
+                           env={"DOCKYARD_BENCH_REPO": REPO, "DOCKYARD_BENCH_STATE": state})
+    if res.returncode != 0:
+        tail = "".join(out.read_text().splitlines(True)[-60:])
+        raise SystemExit(f"[bench] ansible-playbook {path.name} failed (log: {out}):\n{tail}")
+    return out, time.monotonic() - t0
+
+
 class BenchLab:
     """One bench lab: ``<prefix>-proxy``, ``<prefix>-b1``, ``<prefix>-b2``, ``<prefix>-s3``."""
 
@@ -123,23 +148,9 @@ class BenchLab:
 
     def playbook(self, path, extra: dict | None = None, log_name: str | None = None) -> None:
         """ansible-playbook -i <this lab's inventory> path (relative to bench/lab/ or absolute)."""
-        _common.collection_import_path()  # the .cache/collections link ansible.cfg uses
-        from ansible_collections.dockyard.registry.tests.harness import run_playbook  # pylint: disable=import-outside-toplevel
-
         path = Path(path) if Path(path).is_absolute() else LAB / path
-        args = ["-i", str(self.inventory), str(path)]
-        if extra:
-            args += ["-e", json.dumps(extra)]
-        self.state.mkdir(parents=True, exist_ok=True)
-        out = self.state / f"{log_name or path.stem}.log"
-        t0 = time.monotonic()
-        with out.open("w") as fh:
-            res = run_playbook(*args, stdout=fh, stderr=subprocess.STDOUT, timeout=None,
-                               env={"DOCKYARD_BENCH_REPO": REPO, "DOCKYARD_BENCH_STATE": self.state})
-        if res.returncode != 0:
-            tail = "".join(out.read_text().splitlines(True)[-60:])
-            raise SystemExit(f"[bench] ansible-playbook {path.name} failed (log: {out}):\n{tail}")
-        log(f"ansible-playbook {path.name} ok in {time.monotonic() - t0:.0f}s (log: {out})")
+        out, seconds = ansible_playbook(self.inventory, path, self.state, extra, log_name)
+        log(f"ansible-playbook {path.name} ok in {seconds:.0f}s (log: {out})")
 
     def deploy(self) -> None:
         self.playbook("deploy.yml")

@@ -339,6 +339,33 @@ def report(data: dict) -> dict:
     return out
 
 
+def run_rounds(args, seed: int, rng: random.Random, t0: float) -> dict:
+    """The image and the checks, then every round (measure()); the results file's data without the summary."""
+    t_setup = time.monotonic() - t0
+    ep = Endpoints(LAB)
+    auth = "Authorization: Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    blob = LAB.state / f"blob-{args.blob_mib}M.bin"
+    digest = _lab.make_blob(blob, args.blob_mib * MiB)
+    LAB.use_variant("mtls")
+    image = push_image(ep, blob, digest)
+    checks = {"backends": check_backends(ep), "twin_config": check_twin_config(),
+              "nginx_conf_diff": check_conf_diffs(), "routing": check_routing(ep, auth)}
+    hashline = dexec(LAB.proxy, "sh", "-c", f"grep -c '^{USER}:\\$apr1\\$' {_lab.CONF_DIR}/.htpasswd").stdout.strip()
+    if hashline != "1":
+        raise SystemExit("[bench] the bench user's htpasswd entry is not apr1 (bench/lab/inventory/btls.yml)")
+    log(f"{LAB.nginx_version()}; proxy {ep.proxy_ip}, backends {ep.b1} {ep.b2}; blob {digest[:19]}...; "
+        f"{args.rounds} rounds; wrk -c{args.connections} -t{args.threads} -d{args.duration}s; seed {seed}")
+    t_measure = time.monotonic()
+    data = measure(args, ep, blob, digest, auth, rng)
+    data.update({"rounds": args.rounds, "seed": seed, "nginx": LAB.nginx_version(), "machine": _common.machine_facts(),
+                 "wrk": {"connections": args.connections, "threads": args.threads, "duration_s": args.duration},
+                 "gets_per_sample": args.gets, "image": image, "checks": checks, "configs": CONFIGS,
+                 "variants": variants(["<b1>", "<b2>"]), "edited_variants": EDITED, "twin": TWIN,
+                 "htpasswd_scheme": "apr_md5_crypt", "setup_s": t_setup,
+                 "measure_s": time.monotonic() - t_measure, "duration_s": time.monotonic() - t0})
+    return data
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -347,42 +374,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--gets", type=int, default=2, help="pulls of the big blob per sample (averaged)")
     ap.add_argument("--blob-mib", type=int, default=256)
-    _common.add_run_args(ap, "btls-*")
-    args = ap.parse_args(argv)
-    if args.report:
-        _common.rewrite_report(args.report, report)
-        return 0
-    seed, rng = _common.seeded(args.seed)
-    t0 = time.monotonic()
-    with _common.LabSession(args.keep, LAB.hosts, LAB.down):
-        if not args.reuse:
-            setup()
-        t_setup = time.monotonic() - t0
-        ep = Endpoints(LAB)
-        auth = "Authorization: Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        blob = LAB.state / f"blob-{args.blob_mib}M.bin"
-        digest = _lab.make_blob(blob, args.blob_mib * MiB)
-        LAB.use_variant("mtls")
-        image = push_image(ep, blob, digest)
-        checks = {"backends": check_backends(ep), "twin_config": check_twin_config(),
-                  "nginx_conf_diff": check_conf_diffs(), "routing": check_routing(ep, auth)}
-        hashline = dexec(LAB.proxy, "sh", "-c", f"grep -c '^{USER}:\\$apr1\\$' {_lab.CONF_DIR}/.htpasswd").stdout.strip()
-        if hashline != "1":
-            raise SystemExit("[bench] the bench user's htpasswd entry is not apr1 (bench/lab/inventory/btls.yml)")
-        log(f"{LAB.nginx_version()}; proxy {ep.proxy_ip}, backends {ep.b1} {ep.b2}; blob {digest[:19]}...; "
-            f"{args.rounds} rounds; wrk -c{args.connections} -t{args.threads} -d{args.duration}s; seed {seed}")
-        t_measure = time.monotonic()
-        data = measure(args, ep, blob, digest, auth, rng)
-        data.update({"rounds": args.rounds, "seed": seed, "nginx": LAB.nginx_version(), "machine": _common.machine_facts(),
-                     "wrk": {"connections": args.connections, "threads": args.threads, "duration_s": args.duration},
-                     "gets_per_sample": args.gets, "image": image, "checks": checks, "configs": CONFIGS,
-                     "variants": variants(["<b1>", "<b2>"]), "edited_variants": EDITED, "twin": TWIN,
-                     "htpasswd_scheme": "apr_md5_crypt", "setup_s": t_setup,
-                     "measure_s": time.monotonic() - t_measure, "duration_s": time.monotonic() - t0})
-        data["summary"] = report(data)
-        log(f"results: {_common.save_results('backend_tls', data)}; setup {t_setup:.0f}s, "
-            f"measurement {data['measure_s']:.0f}s")
-    return 0
+    return _common.lab_benchmark(ap, argv, name="backend_tls", hosts_help="btls-*", hosts=LAB.hosts, down=LAB.down,
+                                 setup=setup, measure=run_rounds, report=report,
+                                 note=lambda data: f"; setup {data['setup_s']:.0f}s, measurement {data['measure_s']:.0f}s")
 
 
 if __name__ == "__main__":

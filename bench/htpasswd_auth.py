@@ -181,8 +181,7 @@ def main(argv=None) -> int:
     if not shutil.which("wrk"):
         raise SystemExit("[bench] wrk is missing: apt-get install -y wrk")
     variants = [v for v in VARIANTS if not args.only or v[0] in args.only or v[0] == "none"]
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    rng = random.Random(seed)
+    seed, rng = _common.seeded(args.seed)
 
     prefix = _common.build_nginx(args.nginx_version)
     binary = prefix / "sbin" / "nginx"

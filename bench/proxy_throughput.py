@@ -293,6 +293,33 @@ def report(data: dict) -> dict:
     return out
 
 
+def setup() -> None:
+    LAB.up()
+    LAB.deploy()
+    for name, role_vars in VARIANTS.items():
+        LAB.render_variant(name, role_vars)
+
+
+def run_rounds(args, seed: int, rng: random.Random, t0: float) -> dict:
+    """The blobs in place, then every round (measure()); the results file's data without the summary."""
+    ep = Endpoints(LAB)
+    nginx_v = LAB.nginx_version()
+    blob = STATE / f"blob-{args.blob_mib}M.bin"
+    digest = make_blob(blob, args.blob_mib * MiB)
+    dexec(PROXY, "mkdir", "-p", os.path.dirname(STATIC_PATH))
+    run(["docker", "cp", str(blob), f"{PROXY}:{STATIC_PATH}"])
+    dexec(PROXY, "chmod", "0644", STATIC_PATH)
+    dexec(PROXY, "chmod", "0755", os.path.dirname(STATIC_PATH))
+    LAB.use_variant("tuned")
+    push_blob(ep, ep.direct, "bench/blob", blob, digest)
+    log(f"{nginx_v}; proxy {ep.proxy_ip}, backends {ep.b1} {ep.b2}; blob {digest[:19]}...; seed {seed}")
+    data = measure(args, ep, blob, digest, rng)
+    data.update({"rounds": args.rounds, "burst": args.burst, "gets_per_sample": args.gets, "seed": seed,
+                 "nginx": nginx_v, "machine": _common.machine_facts(),
+                 "variants": VARIANTS, "duration_s": time.monotonic() - t0})
+    return data
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -300,38 +327,8 @@ def main(argv=None) -> int:
     ap.add_argument("--blob-mib", type=int, default=256)
     ap.add_argument("--burst", type=int, default=32, help="concurrent GETs in a burst")
     ap.add_argument("--burst-mib", type=int, default=64, help="size of the burst blob")
-    _common.add_run_args(ap, "hosts bench-*")
-    args = ap.parse_args(argv)
-    if args.report:
-        _common.rewrite_report(args.report, report)
-        return 0
-    seed, rng = _common.seeded(args.seed)
-    t0 = time.monotonic()
-    with _common.LabSession(args.keep, LAB.hosts, LAB.down):
-        if not args.reuse:
-            LAB.up()
-            LAB.deploy()
-            for name, role_vars in VARIANTS.items():
-                LAB.render_variant(name, role_vars)
-        ep = Endpoints(LAB)
-        nginx_v = LAB.nginx_version()
-        blob = STATE / f"blob-{args.blob_mib}M.bin"
-        digest = make_blob(blob, args.blob_mib * MiB)
-        dexec(PROXY, "mkdir", "-p", os.path.dirname(STATIC_PATH))
-        run(["docker", "cp", str(blob), f"{PROXY}:{STATIC_PATH}"])
-        dexec(PROXY, "chmod", "0644", STATIC_PATH)
-        dexec(PROXY, "chmod", "0755", os.path.dirname(STATIC_PATH))
-        LAB.use_variant("tuned")
-        push_blob(ep, ep.direct, "bench/blob", blob, digest)
-        log(f"{nginx_v}; proxy {ep.proxy_ip}, backends {ep.b1} {ep.b2}; blob {digest[:19]}...; seed {seed}")
-        data = measure(args, ep, blob, digest, rng)
-        data.update({"rounds": args.rounds, "burst": args.burst, "gets_per_sample": args.gets, "seed": seed,
-                     "nginx": nginx_v, "machine": _common.machine_facts(),
-                     "variants": VARIANTS, "duration_s": time.monotonic() - t0})
-        data["summary"] = report(data)
-        path = _common.save_results("proxy_throughput", data)
-        log(f"results: {path}")
-    return 0
+    return _common.lab_benchmark(ap, argv, name="proxy_throughput", hosts_help="hosts bench-*", hosts=LAB.hosts,
+                                 down=LAB.down, setup=setup, measure=run_rounds, report=report)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,19 +70,8 @@ def lab_down() -> None:
 
 
 def deploy() -> None:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"), DOCKYARD_BENCH_REPO=str(REPO),
-               DOCKYARD_BENCH_STATE=str(STATE), ANSIBLE_FORCE_COLOR="0", PY_COLORS="0",
-               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    STATE.mkdir(parents=True, exist_ok=True)
-    out = STATE / "deploy.log"
-    t0 = time.monotonic()
-    with out.open("w") as fh:
-        res = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(LAB / "inventory"),
-                              str(LAB / "deploy.yml")], stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    if res.returncode != 0:
-        raise SystemExit(f"[bench] deploy failed (log: {out}):\n" + "".join(out.read_text().splitlines(True)[-60:]))
-    log(f"deployed in {time.monotonic() - t0:.0f}s (log: {out})")
+    out, seconds = _lab.ansible_playbook(LAB / "inventory", LAB / "deploy.yml", STATE)
+    log(f"deployed in {seconds:.0f}s (log: {out})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,35 +274,32 @@ def report(data: dict) -> dict:
     return out
 
 
+def setup() -> None:
+    lab_up()
+    deploy()
+
+
+def run_rounds(args, seed: int, rng: random.Random, t0: float) -> dict:
+    """The comparison paths, every round (measure()) and the pull's password checks; the results
+    file's data without the summary."""
+    proxy_ip, b1_ip = address(PROXY), address(B1)
+    comparison_setup(b1_ip)
+    push_image("latest")
+    samples = measure(args, proxy_ip, rng)
+    pull = count_password_checks_for_one_pull("latest")
+    nginx_v = dexec(PROXY, "/opt/nginx/sbin/nginx", "-v").stderr.strip().replace("nginx version: ", "")
+    return {"samples": samples, "pull": pull, "rounds": args.rounds, "duration": args.duration,
+            "connections": args.connections, "seed": seed, "nginx": nginx_v,
+            "machine": _common.machine_facts(), "duration_s": time.monotonic() - t0}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=int, default=5, help="seconds per ab run")
     ap.add_argument("--connections", type=int, default=16)
-    _common.add_run_args(ap, "bench-tok-*")
-    args = ap.parse_args(argv)
-    if args.report:
-        _common.rewrite_report(args.report, report)
-        return 0
-    seed, rng = _common.seeded(args.seed)
-    t0 = time.monotonic()
-    with _common.LabSession(args.keep, HOSTS, lab_down):
-        if not args.reuse:
-            lab_up()
-            deploy()
-        proxy_ip, b1_ip = address(PROXY), address(B1)
-        comparison_setup(b1_ip)
-        push_image("latest")
-        samples = measure(args, proxy_ip, rng)
-        pull = count_password_checks_for_one_pull("latest")
-        nginx_v = dexec(PROXY, "/opt/nginx/sbin/nginx", "-v").stderr.strip().replace("nginx version: ", "")
-        data = {"samples": samples, "pull": pull, "rounds": args.rounds, "duration": args.duration,
-                "connections": args.connections, "seed": seed, "nginx": nginx_v,
-                "machine": _common.machine_facts(), "duration_s": time.monotonic() - t0}
-        data["summary"] = report(data)
-        path = _common.save_results("token_auth", data)
-        log(f"results: {path}")
-    return 0
+    return _common.lab_benchmark(ap, argv, name="token_auth", hosts_help="bench-tok-*", hosts=HOSTS, down=lab_down,
+                                 setup=setup, measure=run_rounds, report=report)
 
 
 if __name__ == "__main__":

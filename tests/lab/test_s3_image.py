@@ -27,6 +27,8 @@ import requests
 from conftest import image_present  # puts lab/ on sys.path
 from dockyard_lab.s3 import load_s3lite  # noqa: E402
 
+from ansible_collections.dockyard.registry.tests.lab_hosts import wait_for_registry
+
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 S3_IMAGE = os.environ.get("DOCKYARD_LAB_S3_IMAGE", "dockyard-lab/s3:latest")
@@ -230,17 +232,12 @@ http:
                       "-v", f"{cfg}:/etc/docker/registry/config.yml:ro", image)
         try:
             base = f"http://{container_ip(labctl, REGISTRY)}:5000"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{base}/v2/", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    logs = subprocess.run(["docker", "logs", REGISTRY], capture_output=True, text=True, check=False)
-                    pytest.fail(f"registry did not answer /v2/:\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}")
-                time.sleep(0.5)
+
+            def failure():
+                logs = subprocess.run(["docker", "logs", REGISTRY], capture_output=True, text=True, check=False)
+                return f"registry did not answer /v2/:\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
+
+            wait_for_registry(base, failure, timeout=60, step=0.5)
             yield base
         finally:
             labctl.docker("rm", "--force", "--volumes", REGISTRY, check=False)

@@ -21,6 +21,7 @@ import yaml
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 LAB = PROJECT / "lab"
 sys.path.insert(0, str(PROJECT / ".cache" / "collections"))
+from ansible_collections.dockyard.registry.tests.harness import run_playbook as _run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host, sh  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE")
 
@@ -132,9 +133,5 @@ def proxy():
 
 
 def run_playbook(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """ansible-playbook from this checkout against the scenario's molecule inventory."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"), ANSIBLE_FORCE_COLOR="0")
-    playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    return subprocess.run([playbook, "-i", str(Path(INVENTORY).parent), *args], capture_output=True, text=True,
-                          env=env, cwd=PROJECT, timeout=timeout, check=False)
+    """ansible-playbook from this checkout against the scenario's molecule inventory (tests/harness.py)."""
+    return _run_playbook("-i", Path(INVENTORY).parent, *args, timeout=timeout)

@@ -30,7 +30,7 @@ if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _oci  # noqa: E402
-from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from ansible_collections.dockyard.registry.tests.lab_hosts import lab_host, wait_for_registry  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 S3_BACKENDS = ["reg-b1", "reg-b2"]
 FS_BACKENDS = ["reg-fs"]

@@ -6,13 +6,12 @@ which backend answers each step of an upload, the worst case a load balancer can
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 import requests
 from conftest import (IMAGE, TIMEOUT, build_image, finish_upload, lab_host, location, patch_chunk,
-                      pull_image, push_image, start_upload)
+                      pull_image, push_image, start_upload, wait_for_registry)
 
 
 def test_every_backend_speaks_the_v2_api(url):
@@ -107,17 +106,12 @@ def other_secret_registry(address):
         f"-v /etc/dockyard/registry:/etc/docker/registry:ro -e REGISTRY_HTTP_SECRET={other} {IMAGE}"
     )
     base = f"http://{address['reg-b2']}:{NEGCTL_PORT}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/v2/", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            logs = host.run(f"docker logs --tail 30 {NEGCTL}")
-            pytest.fail(f"the other-secret registry did not start: {logs.stdout}{logs.stderr}")
-        time.sleep(1)
+
+    def failure():
+        logs = host.run(f"docker logs --tail 30 {NEGCTL}")
+        return f"the other-secret registry did not start: {logs.stdout}{logs.stderr}"
+
+    wait_for_registry(base, failure, timeout=60, step=1)
     yield base
     host.run(f"docker rm -f {NEGCTL}")
 

@@ -34,15 +34,14 @@ import pytest
 import yaml
 
 from ansible_collections.dockyard.registry.tests.harness import REPO, ansible_tool
-from ansible_collections.dockyard.registry.tests.harness import run_playbook as _run_playbook
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import run_lab_playbook
 
 pytestmark = pytest.mark.slow
 
+
 def run_playbook(lab, playbook, *extra, env=None):
-    """ansible-playbook with the lab's inventory (tests/harness.py: the checkout's ansible.cfg and collection)."""
-    return _run_playbook("-i", lab / "inventory.yml", playbook, *extra, timeout=900,
-                         env={"ANSIBLE_LOCAL_TEMP": lab / ".tmp", "ANSIBLE_STDOUT_CALLBACK": "default",
-                              "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml", **(env or {})})
+    """ansible-playbook with the lab's inventory (``run_lab_playbook`` of test_ca_role_local)."""
+    return run_lab_playbook(lab, *extra, playbook=playbook, timeout=900, env=env)
 
 
 ROLES = ("ca", "nginx", "registry", "client_trust")

@@ -76,12 +76,14 @@ PLAY = """
 """
 
 
-def make_lab(tmp):
-    """Write the inventory and the play into ``tmp`` (skips without ansible-playbook)."""
+def make_lab(tmp, inventory=INVENTORY, play=PLAY, python=None):
+    """Write ``inventory`` (its ``{tmp}`` and ``{python}`` filled in: ``tmp``, and ``python`` or the
+    proxy's Python) and ``play`` into ``tmp`` as inventory.yml and site.yml; skips without
+    ansible-playbook. The lab of every ``*_local`` role test."""
     if not PLAYBOOK.exists():
         pytest.skip("ansible-playbook is not installed next to this Python")
-    (tmp / "inventory.yml").write_text(INVENTORY.format(tmp=tmp, python=_proxy_python()))
-    (tmp / "site.yml").write_text(PLAY)
+    (tmp / "inventory.yml").write_text(inventory.format(tmp=tmp, python=python or _proxy_python()))
+    (tmp / "site.yml").write_text(play)
     return tmp
 
 
@@ -90,10 +92,13 @@ def lab(tmp_path_factory):
     return make_lab(tmp_path_factory.mktemp("ca_role"))
 
 
-def run_lab_playbook(lab, *extra):
-    return run_playbook("-i", lab / "inventory.yml", lab / "site.yml", *extra, timeout=300,
+def run_lab_playbook(lab, *extra, playbook=None, timeout=300, env=None):
+    """``ansible-playbook -i lab/inventory.yml <playbook, else lab/site.yml> extra...`` through
+    tests/harness.py: Ansible's local temp files under the lab, the default callback with YAML
+    results, then ``env``."""
+    return run_playbook("-i", lab / "inventory.yml", playbook or lab / "site.yml", *extra, timeout=timeout,
                         env={"ANSIBLE_LOCAL_TEMP": lab / ".tmp", "ANSIBLE_STDOUT_CALLBACK": "default",
-                             "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"})
+                             "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml", **(env or {})})
 
 
 def play(lab, *extra):

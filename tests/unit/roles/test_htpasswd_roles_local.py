@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _htpasswd as h
-from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_lab_playbook
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import make_lab, run_lab_playbook
 
 pytestmark = [
     pytest.mark.slow,
@@ -76,11 +76,7 @@ STALE_PASSWORD = "S3cret!"   # the {SHA} line below
 
 @pytest.fixture
 def lab(tmp_path):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
-    (tmp_path / "inventory.yml").write_text(INVENTORY.format(python=sys.executable))
-    (tmp_path / "site.yml").write_text(PLAY)
-    return tmp_path
+    return make_lab(tmp_path, INVENTORY, PLAY, python=sys.executable)
 
 
 def test_both_files_are_exclusive_and_report_names_only(lab):

@@ -17,11 +17,7 @@ import json
 
 import pytest
 
-from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import (
-    PLAYBOOK,
-    _proxy_python,
-    run_lab_playbook,
-)
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import make_lab, run_lab_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -61,11 +57,7 @@ PASSWORD = "pw-never-shown-0123456789"
 
 @pytest.fixture
 def lab(tmp_path):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
-    (tmp_path / "inventory.yml").write_text(INVENTORY.format(tmp=tmp_path, python=_proxy_python()))
-    (tmp_path / "site.yml").write_text(PLAY)
-    return tmp_path
+    return make_lab(tmp_path, INVENTORY, PLAY)
 
 
 def preflight(lab, users, *extra):

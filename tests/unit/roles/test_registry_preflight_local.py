@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import PLAYBOOK, run_lab_playbook
+from ansible_collections.dockyard.registry.tests.unit.roles.test_ca_role_local import make_lab, run_lab_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -59,12 +59,7 @@ TOKEN = "tok3n-never-shown-0123"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if not PLAYBOOK.exists():
-        pytest.skip("ansible-playbook is not installed next to this Python")
-    tmp = tmp_path_factory.mktemp("registry_preflight")
-    (tmp / "inventory.yml").write_text(INVENTORY.format(python=sys.executable))
-    (tmp / "site.yml").write_text(PLAY)
-    return tmp
+    return make_lab(tmp_path_factory.mktemp("registry_preflight"), INVENTORY, PLAY, python=sys.executable)
 
 
 def failure(lab, variables):

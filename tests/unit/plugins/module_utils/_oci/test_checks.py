@@ -89,33 +89,23 @@ def test_name_mismatch_fails(fake, pki):
         check(fake, pki, url="https://other.dockyard.test:%d" % fake.port, checks=["auth"])
 
 
-def test_401_without_api_version_header(fake, pki):
-    fake.api_header_on_401 = False
+@pytest.mark.parametrize("behaviour, value, says", [
+    pytest.param("api_header_on_401", False, ["Docker-Distribution-Api-Version", "always"],
+                 id="401-without-api-version-header"),
+    pytest.param("challenge", 'Bearer service="registry"', ["names no realm or no service"],
+                 id="bearer-challenge-without-realm-or-service"),
+    pytest.param("challenge", None, ["expected a Basic challenge or a Bearer challenge"], id="missing-challenge"),
+    pytest.param("accept_any_password", True, ["wrong password", "HTTP 200"], id="wrong-password-accepted"),
+])
+def test_a_misbehaving_registry_fails_the_auth_check(fake, pki, behaviour, value, says):
+    """One thing the fake does wrong (an attribute of FakeRegistry): the auth check fails, says
+    what, and has seen the anonymous request refused with 401."""
+    setattr(fake, behaviour, value)
     with pytest.raises(CheckFailed) as caught:
         check(fake, pki, checks=["auth"])
-    assert "Docker-Distribution-Api-Version" in caught.value.message
-    assert "always" in caught.value.message
+    for part in says:
+        assert part in caught.value.message
     assert caught.value.result["auth"]["unauthenticated_status"] == 401
-
-
-def test_bearer_challenge_without_realm_or_service_fails(fake, pki):
-    fake.challenge = 'Bearer service="registry"'
-    with pytest.raises(CheckFailed, match="names no realm or no service"):
-        check(fake, pki, checks=["auth"])
-
-
-def test_missing_challenge(fake, pki):
-    fake.challenge = None
-    with pytest.raises(CheckFailed, match="expected a Basic challenge or a Bearer challenge"):
-        check(fake, pki, checks=["auth"])
-
-
-def test_wrong_password_accepted_fails(fake, pki):
-    fake.accept_any_password = True
-    with pytest.raises(CheckFailed) as caught:
-        check(fake, pki, checks=["auth"])
-    assert "wrong password" in caught.value.message
-    assert "HTTP 200" in caught.value.message
 
 
 def test_bad_credentials_message(fake, pki):

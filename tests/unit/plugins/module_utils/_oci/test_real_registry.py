@@ -18,8 +18,6 @@ import shutil
 import socket
 import subprocess
 import tarfile
-import time
-import urllib.request
 
 import pytest
 
@@ -28,6 +26,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._oci import imag
 from ansible_collections.dockyard.registry.plugins.module_utils._oci import probe as oci_probe
 from ansible_collections.dockyard.registry.plugins.module_utils._oci import spec as oci_spec
 from ansible_collections.dockyard.registry.plugins.module_utils._oci.checks import CheckFailed
+from ansible_collections.dockyard.registry.tests.lab_hosts import wait_for_registry
 
 
 REAL_IMAGE = "dockyard-lab/registry:2.8.2"
@@ -64,18 +63,12 @@ def real_registry():
         if run.returncode != 0:
             pytest.fail("cannot start %s: %s" % (REAL_IMAGE, run.stderr.strip()))
         url = "http://127.0.0.1:%d" % port
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/v2/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
-                pytest.fail("registry did not answer on %s: %s" % (url, logs.stderr[-2000:]))
-            time.sleep(0.2)
+
+        def failure():
+            logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
+            return "registry did not answer on %s: %s" % (url, logs.stderr[-2000:])
+
+        wait_for_registry(url, failure, timeout=30, step=0.2)
         yield url
     finally:
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
